@@ -1,0 +1,41 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Debian's PostgreSQL 15 server, when installed: `make test` also runs the suite on it.
+PG15_BINDIR ?= /usr/lib/postgresql/15/bin
+
+.PHONY: demo test test-pg18 test-pg15 bench clean install
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/fspg demo
+
+test: test-pg18 test-pg15
+
+test-pg18: $(STAMP)
+	$(BIN)/pytest -q
+
+# Runs only where PostgreSQL 15 is installed; vector tests skip there (no pgvector).
+test-pg15: $(STAMP)
+	@if [ -x "$(PG15_BINDIR)/postgres" ]; then \
+		echo "== test suite on PostgreSQL 15 ($(PG15_BINDIR))"; \
+		FSPG_PG_BINDIR=$(PG15_BINDIR) $(BIN)/pytest -q; \
+	else \
+		echo "== PostgreSQL 15 not installed at $(PG15_BINDIR): suite ran on the embedded PostgreSQL 18 only"; \
+	fi
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .fspg build dist *.egg-info

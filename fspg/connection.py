@@ -1,0 +1,131 @@
+"""Finding the database and connecting to it.
+
+One rule for every command and ``FeatureStore()``: an explicit DSN (the ``--dsn``
+flag or the ``dsn=`` argument), else ``$FSPG_DSN``, else the embedded server under
+``$FSPG_HOME`` (default ``./.fspg``), started on demand.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from fspg.errors import ConnectionFailed
+
+if TYPE_CHECKING:
+    import sqlalchemy
+    from psycopg_pool import ConnectionPool
+
+DSN_ENV = "FSPG_DSN"
+CONNECT_TIMEOUT = 5
+
+
+def resolve_dsn(dsn: str | None = None, *, start_embedded: bool = True) -> str:
+    """The DSN to use: ``dsn``, else ``$FSPG_DSN``, else the embedded server's (started if needed)."""
+    if dsn:
+        return dsn
+    env = os.environ.get(DSN_ENV)
+    if env:
+        return env
+    from fspg.server import EmbeddedServer
+
+    server = EmbeddedServer()
+    info = server.up() if start_embedded else server.status()
+    if info is None:
+        raise ConnectionFailed("the embedded server is not running", hint="run: fspg up")
+    return info.dsn
+
+
+def describe_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "<unparseable DSN>"
+    params.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def connect(dsn: str, **kwargs) -> psycopg.Connection:
+    """Open one connection, turning a server that does not answer into ConnectionFailed."""
+    kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)
+    try:
+        conn = psycopg.connect(dsn, **kwargs)
+    except psycopg.OperationalError as err:
+        raise unreachable(dsn, err) from err
+    configure_connection(conn)
+    return conn
+
+
+def unreachable(dsn: str, err: Exception) -> ConnectionFailed:
+    """The error for a database that did not answer, saying which DSN and what to do."""
+    reason = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+    return ConnectionFailed(
+        f"cannot connect to {describe_dsn(dsn)}: {reason}",
+        hint=f"check the DSN (--dsn or ${DSN_ENV}); for the embedded server unset ${DSN_ENV} and run: fspg up",
+    )
+
+
+def configure_connection(conn: psycopg.Connection) -> None:
+    """Per-connection set-up: pgvector's types when the extension exists."""
+    from pgvector.psycopg import register_vector
+
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError:
+        pass  # no vector extension in this database: vector features are unavailable anyway
+    if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+        conn.rollback()
+
+
+def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> "ConnectionPool":
+    """A psycopg pool that registers fspg's types on each new connection; fails fast if the DSN does not answer."""
+    from psycopg_pool import ConnectionPool, PoolTimeout
+
+    pool = ConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"connect_timeout": CONNECT_TIMEOUT},
+        configure=configure_connection,
+        open=False,
+        name="fspg",
+    )
+    try:
+        pool.open(wait=True, timeout=CONNECT_TIMEOUT + 1)
+    except PoolTimeout as err:
+        pool.close()
+        # Say why: one direct attempt gives the server's own reason.
+        try:
+            psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT).close()
+        except psycopg.OperationalError as direct:
+            raise unreachable(dsn, direct) from err
+        raise unreachable(dsn, err) from err
+    return pool
+
+
+def sqlalchemy_engine(dsn: str) -> "sqlalchemy.Engine":
+    """An SQLAlchemy engine over psycopg 3 for a libpq DSN (URI or key=value) without converting it."""
+    import sqlalchemy
+
+    def creator():
+        try:
+            return psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.OperationalError as err:
+            raise unreachable(dsn, err) from err
+
+    return sqlalchemy.create_engine("postgresql+psycopg://", creator=creator, poolclass=sqlalchemy.pool.NullPool)
+
+
+def dsn_from_engine(engine: "sqlalchemy.Engine") -> str:
+    """The libpq DSN behind an SQLAlchemy engine (so users may hand us their Engine)."""
+    url = engine.url
+    if url.get_backend_name() != "postgresql":
+        raise ConnectionFailed(f"fspg needs PostgreSQL, the engine is {url.get_backend_name()}")
+    params = {
+        "host": url.host, "port": url.port, "dbname": url.database,
+        "user": url.username, "password": url.password,
+    }
+    params.update({k: v for k, v in url.query.items() if isinstance(v, str)})
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})

@@ -1,0 +1,90 @@
+"""fspg's exceptions, and the one place where database errors become them.
+
+SQL functions raise with SQLSTATEs of class ``YF`` (ours; psycopg buckets none of
+them), so the client never matches message text. ``from_db_error`` maps a psycopg
+error to the right class and keeps the original as ``__cause__``.
+"""
+from __future__ import annotations
+
+import psycopg
+
+
+class FspgError(Exception):
+    """Base class of every error fspg raises on purpose."""
+
+    #: exit code the CLI uses: 2 for a user's mistake, 1 for a failure.
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None, sqlstate: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.sqlstate = sqlstate
+
+    def __str__(self) -> str:
+        return f"{self.message} (hint: {self.hint})" if self.hint else self.message
+
+
+class UserError(FspgError):
+    """The request itself is wrong; fixing the input fixes it."""
+
+    exit_code = 2
+
+
+class DefinitionError(UserError):
+    """A definition (entity, feature view, feature, rule) is invalid."""
+
+
+class InvalidName(DefinitionError):
+    """A name does not match ``^[a-z_][a-z0-9_]{0,47}$`` or is reserved."""
+
+
+class NotFound(UserError):
+    """A named catalog object does not exist."""
+
+
+class ExtensionMissing(UserError):
+    """A feature needs a PostgreSQL extension the server does not have (pgvector)."""
+
+
+class PermissionDenied(UserError):
+    """The connected role lacks a privilege; grant it one of the fs_* roles."""
+
+
+class ConnectionFailed(UserError):
+    """The database did not answer at the DSN fspg resolved."""
+
+
+class ServerError(FspgError):
+    """The embedded PostgreSQL server could not be started or stopped."""
+
+
+# SQLSTATE -> class. Codes are raised by sql/functions/*.sql; keep the two lists in step.
+SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
+    "YF001": InvalidName,       # name does not match the pattern
+    "YF002": InvalidName,       # reserved name
+    "YF003": DefinitionError,   # unknown dtype
+    "YF004": DefinitionError,   # duplicate name in one definition
+    "YF005": DefinitionError,   # invalid rule
+    "YF006": NotFound,          # undefined catalog object
+    "YF007": ExtensionMissing,  # pgvector missing
+    "YF008": DefinitionError,   # malformed definition
+    "42501": PermissionDenied,  # insufficient_privilege
+}
+
+
+def from_db_error(err: psycopg.Error) -> FspgError | psycopg.Error:
+    """Return the fspg exception for a database error, or the error itself if it is not ours.
+
+    Use as ``raise from_db_error(e) from e``.
+    """
+    diag = getattr(err, "diag", None)
+    sqlstate = getattr(diag, "sqlstate", None) or getattr(err, "sqlstate", None)
+    cls = SQLSTATE_CLASSES.get(sqlstate or "")
+    if cls is None:
+        return err
+    message = (diag.message_primary if diag else None) or str(err)
+    detail = diag.message_detail if diag else None
+    if detail:
+        message = f"{message}: {detail}"
+    return cls(message, hint=diag.message_hint if diag else None, sqlstate=sqlstate)

@@ -1,0 +1,68 @@
+"""Bring a database to the newest schema: alembic revisions over ``sql/migrations``,
+then ``sql/functions`` re-applied. Safe to run twice, and from two processes at once.
+"""
+from __future__ import annotations
+
+import io
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from fspg.connection import sqlalchemy_engine
+
+LOCK_KEY = 7_305_118_001  # fixed and arbitrary: the "fspg migrate" advisory lock
+VERSION_SCHEMA = "fs"
+
+
+def alembic_config(output: io.StringIO | None = None) -> Config:
+    """An alembic Config pointing at fspg's own migration scripts (no alembic.ini needed)."""
+    cfg = Config(output_buffer=output) if output is not None else Config()
+    cfg.set_main_option("script_location", str(resources.files("fspg") / "migrations"))
+    cfg.set_main_option("version_locations", str(resources.files("fspg") / "migrations" / "versions"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest revision fspg ships."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def upgrade(dsn: str, revision: str = "head") -> str:
+    """Migrate the database at ``dsn`` to ``revision``; returns the revision it is at afterwards."""
+    engine = sqlalchemy_engine(dsn)
+    try:
+        with engine.begin() as connection:
+            # The lock serialises concurrent migrates; the schema must exist before
+            # alembic creates its version table in it.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+            connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA}")
+            cfg = alembic_config()
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, revision)
+            return MigrationContext.configure(
+                connection, opts={"version_table_schema": VERSION_SCHEMA}
+            ).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def current_revision(dsn: str) -> str | None:
+    """The revision the database is at, or None before the first migrate."""
+    engine = sqlalchemy_engine(dsn)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(
+                connection, opts={"version_table_schema": VERSION_SCHEMA}
+            ).get_current_revision()
+    finally:
+        engine.dispose()
+
+
+def upgrade_sql(revision: str = "head") -> str:
+    """The SQL a DBA would run to migrate to ``revision`` (alembic's offline mode)."""
+    out = io.StringIO()
+    command.upgrade(alembic_config(out), revision, sql=True)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""Alembic environment and revisions: one revision per file in ``sql/migrations``."""

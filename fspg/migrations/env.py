@@ -1,0 +1,60 @@
+"""Alembic environment for fspg.
+
+The version table lives in schema ``fs`` (``fs.alembic_version``) so a user's own
+alembic history in ``public`` is left alone. Every run re-applies
+``sql/functions/*.sql`` after the revisions, in the same transaction.
+"""
+from __future__ import annotations
+
+from alembic import context
+
+from fspg.migrations.sqlrun import execute_sql
+from fspg.sqlfiles import function_files, read_function_file
+
+VERSION_SCHEMA = "fs"
+VERSION_TABLE = "alembic_version"
+
+
+def _apply_functions() -> None:
+    for name in function_files():
+        execute_sql(f"-- sql/functions/{name}\n" + read_function_file(name))
+
+
+def run_offline() -> None:
+    """Print the SQL (``fspg migrate --sql``) for a DBA to run."""
+    context.configure(
+        url="postgresql://",
+        literal_binds=True,
+        version_table_schema=VERSION_SCHEMA,
+        version_table=VERSION_TABLE,
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.get_context().impl.static_output(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA};\n")
+        context.run_migrations()
+        _apply_functions()
+
+
+def run_online() -> None:
+    """Migrate over the connection fspg.migrate passed in, inside its transaction.
+
+    fspg.migrate has already taken the advisory lock and created schema fs; the
+    transaction commits when fspg.migrate's ``engine.begin()`` block ends.
+    """
+    connection = context.config.attributes["connection"]
+    context.configure(
+        connection=connection,
+        version_table_schema=VERSION_SCHEMA,
+        version_table=VERSION_TABLE,
+        transactional_ddl=True,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+        _apply_functions()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()

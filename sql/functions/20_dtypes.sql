@@ -1,0 +1,106 @@
+-- 20_dtypes: the feature and key data types fspg accepts and their SQL types.
+-- Owns: fs.normalize_dtype, fs.sql_type, fs.vector_dimension.
+-- A dtype is written the way users write it in a definitions file (float8, vector(16),
+-- text[]); normalize_dtype turns aliases into one spelling so versions compare equal.
+
+CREATE OR REPLACE FUNCTION fs.normalize_dtype(p_dtype text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_dtype text := lower(regexp_replace(coalesce(p_dtype, ''), '\s+', '', 'g'));
+    v_base  text;
+    v_array boolean := false;
+    v_dim   bigint;
+BEGIN
+    IF v_dtype LIKE '%[]' THEN
+        v_array := true;
+        v_base := left(v_dtype, -2);
+    ELSE
+        v_base := v_dtype;
+    END IF;
+
+    IF v_base ~ '^vector\(\d{1,9}\)$' THEN
+        v_dim := substring(v_base FROM '\d+')::bigint;
+        IF v_dim < 1 OR v_dim > 16000 THEN
+            RAISE EXCEPTION 'vector dimension % is out of range', v_dim
+                USING ERRCODE = 'YF005',
+                      DETAIL = 'pgvector stores vectors of 1 to 16000 dimensions.',
+                      HINT = 'Declare e.g. vector(16).';
+        END IF;
+        IF v_array THEN
+            RAISE EXCEPTION 'arrays of vectors are not supported: %', p_dtype USING ERRCODE = 'YF003';
+        END IF;
+        RETURN format('vector(%s)', v_dim);
+    END IF;
+
+    v_base := CASE v_base
+        WHEN 'bool' THEN 'bool'  WHEN 'boolean' THEN 'bool'
+        WHEN 'int' THEN 'int'    WHEN 'int4' THEN 'int'   WHEN 'integer' THEN 'int'
+        WHEN 'bigint' THEN 'bigint' WHEN 'int8' THEN 'bigint'
+        WHEN 'float4' THEN 'float4' WHEN 'real' THEN 'float4'
+        WHEN 'float8' THEN 'float8' WHEN 'float' THEN 'float8' WHEN 'doubleprecision' THEN 'float8'
+        WHEN 'numeric' THEN 'numeric'
+        WHEN 'text' THEN 'text'  WHEN 'string' THEN 'text'
+        WHEN 'timestamp' THEN 'timestamp' WHEN 'timestamptz' THEN 'timestamp'
+        WHEN 'date' THEN 'date'
+        WHEN 'uuid' THEN 'uuid'
+        WHEN 'jsonb' THEN 'jsonb' WHEN 'json' THEN 'jsonb'
+        ELSE NULL
+    END;
+    IF v_base IS NULL THEN
+        RAISE EXCEPTION 'unknown dtype %', quote_literal(coalesce(p_dtype, ''))
+            USING ERRCODE = 'YF003',
+                  DETAIL = 'Known dtypes: bool, int, bigint, float4, float8, numeric, text, timestamp, date, uuid, jsonb, vector(n), and arrays of the scalar ones such as float8[].',
+                  HINT = 'Timestamps are always stored with time zone (UTC).';
+    END IF;
+    RETURN v_base || CASE WHEN v_array THEN '[]' ELSE '' END;
+END
+$$;
+COMMENT ON FUNCTION fs.normalize_dtype(text) IS 'Canonical spelling of a feature dtype; raises YF003 for unknown ones and YF005 for bad vector dimensions.';
+
+CREATE OR REPLACE FUNCTION fs.vector_dimension(p_dtype text)
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT substring(p_dtype FROM '^vector\((\d+)\)$')::integer $$;
+COMMENT ON FUNCTION fs.vector_dimension(text) IS 'The dimension of a vector(n) dtype, NULL for other dtypes.';
+
+CREATE OR REPLACE FUNCTION fs.sql_type(p_dtype text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_dtype  text := fs.normalize_dtype(p_dtype);
+    v_schema text;
+    v_base   text := replace(v_dtype, '[]', '');
+BEGIN
+    IF fs.vector_dimension(v_dtype) IS NOT NULL THEN
+        SELECT n.nspname INTO v_schema
+          FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+         WHERE e.extname = 'vector';
+        IF v_schema IS NULL THEN
+            RAISE EXCEPTION 'dtype % needs the pgvector extension, which is not installed in this database', v_dtype
+                USING ERRCODE = 'YF007',
+                      HINT = 'Install pgvector on the server and run CREATE EXTENSION vector (the embedded server has it), or remove vector features.';
+        END IF;
+        RETURN format('%I.vector(%s)', v_schema, fs.vector_dimension(v_dtype));
+    END IF;
+    RETURN CASE v_base
+        WHEN 'timestamp' THEN 'timestamptz'
+        WHEN 'int' THEN 'integer'
+        WHEN 'bool' THEN 'boolean'
+        ELSE v_base
+    END || CASE WHEN v_dtype LIKE '%[]' THEN '[]' ELSE '' END;
+END
+$$;
+COMMENT ON FUNCTION fs.sql_type(text) IS 'The PostgreSQL column type of a dtype (timestamp is timestamptz; vector is schema-qualified pgvector).';
+
+CREATE OR REPLACE FUNCTION fs.is_numeric_dtype(p_dtype text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_dtype IN ('int', 'bigint', 'float4', 'float8', 'numeric') $$;
+COMMENT ON FUNCTION fs.is_numeric_dtype(text) IS 'True for dtypes that min/max rules apply to.';

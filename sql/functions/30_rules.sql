@@ -1,0 +1,139 @@
+-- 30_rules: validation rules of features, checked when a view is defined and turned
+-- into CHECK constraints on its history table.
+-- Owns: fs.normalize_rules (validate + canonical form), fs.rule_checks (rule -> CHECK).
+-- Rules: not_null, min, max, allowed, regex, max_length. A vector's dimension is
+-- enforced by its type, vector(n). NULL values pass every rule except not_null, as
+-- in SQL CHECK constraints.
+
+CREATE OR REPLACE FUNCTION fs.normalize_rules(p_feature text, p_dtype text, p_rules jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_rules  jsonb := coalesce(p_rules, '{}');
+    v_out    jsonb := '{}';
+    v_key    text;
+    v_elem   jsonb;
+    v_sqltype text;
+    v_scalar boolean := p_dtype NOT LIKE '%[]' AND fs.vector_dimension(p_dtype) IS NULL;
+BEGIN
+    IF jsonb_typeof(v_rules) <> 'object' THEN
+        RAISE EXCEPTION 'rules of feature % must be a mapping, got %', p_feature, v_rules USING ERRCODE = 'YF005';
+    END IF;
+    FOR v_key IN SELECT jsonb_object_keys(v_rules) LOOP
+        IF v_key NOT IN ('not_null', 'min', 'max', 'allowed', 'regex', 'max_length') THEN
+            RAISE EXCEPTION 'unknown rule % on feature %', v_key, p_feature
+                USING ERRCODE = 'YF005', HINT = 'Rules: not_null, min, max, allowed, regex, max_length.';
+        END IF;
+    END LOOP;
+
+    IF v_rules ? 'not_null' THEN
+        IF jsonb_typeof(v_rules -> 'not_null') <> 'boolean' THEN
+            RAISE EXCEPTION 'rule not_null of feature % must be true or false', p_feature USING ERRCODE = 'YF005';
+        END IF;
+        IF (v_rules ->> 'not_null')::boolean THEN
+            v_out := v_out || '{"not_null": true}';
+        END IF;
+    END IF;
+
+    FOREACH v_key IN ARRAY ARRAY['min', 'max'] LOOP
+        CONTINUE WHEN NOT v_rules ? v_key OR jsonb_typeof(v_rules -> v_key) = 'null';
+        IF NOT fs.is_numeric_dtype(p_dtype) THEN
+            RAISE EXCEPTION 'rule % does not apply to feature % of dtype %', v_key, p_feature, p_dtype
+                USING ERRCODE = 'YF005', HINT = 'min and max apply to int, bigint, float4, float8 and numeric features.';
+        END IF;
+        IF jsonb_typeof(v_rules -> v_key) <> 'number' THEN
+            RAISE EXCEPTION 'rule % of feature % must be a number, got %', v_key, p_feature, v_rules -> v_key
+                USING ERRCODE = 'YF005';
+        END IF;
+        v_out := v_out || jsonb_build_object(v_key, v_rules -> v_key);
+    END LOOP;
+    IF v_out ? 'min' AND v_out ? 'max' AND (v_out ->> 'min')::numeric > (v_out ->> 'max')::numeric THEN
+        RAISE EXCEPTION 'rule min % is greater than max % on feature %', v_out ->> 'min', v_out ->> 'max', p_feature
+            USING ERRCODE = 'YF005';
+    END IF;
+
+    IF v_rules ? 'allowed' THEN
+        IF jsonb_typeof(v_rules -> 'allowed') <> 'array' OR jsonb_array_length(v_rules -> 'allowed') = 0 THEN
+            RAISE EXCEPTION 'rule allowed of feature % must be a non-empty list', p_feature USING ERRCODE = 'YF005';
+        END IF;
+        IF NOT v_scalar OR p_dtype IN ('jsonb', 'float4', 'float8') THEN
+            RAISE EXCEPTION 'rule allowed does not apply to feature % of dtype %', p_feature, p_dtype
+                USING ERRCODE = 'YF005', HINT = 'allowed applies to text, integer, bool, date, uuid and numeric features.';
+        END IF;
+        v_sqltype := fs.sql_type(p_dtype);
+        FOR v_elem IN SELECT jsonb_array_elements(v_rules -> 'allowed') LOOP
+            BEGIN
+                EXECUTE format('SELECT %L::%s', v_elem #>> '{}', v_sqltype);
+            EXCEPTION WHEN data_exception THEN
+                RAISE EXCEPTION 'allowed value % of feature % is not a valid %', v_elem, p_feature, p_dtype
+                    USING ERRCODE = 'YF005';
+            END;
+        END LOOP;
+        v_out := v_out || jsonb_build_object('allowed', v_rules -> 'allowed');
+    END IF;
+
+    IF v_rules ? 'regex' THEN
+        IF p_dtype <> 'text' OR jsonb_typeof(v_rules -> 'regex') <> 'string' THEN
+            RAISE EXCEPTION 'rule regex applies to text features only and takes a string (feature %)', p_feature
+                USING ERRCODE = 'YF005';
+        END IF;
+        BEGIN
+            PERFORM '' ~ (v_rules ->> 'regex');
+        EXCEPTION WHEN invalid_regular_expression THEN
+            RAISE EXCEPTION 'invalid regex % on feature %', v_rules ->> 'regex', p_feature
+                USING ERRCODE = 'YF005', DETAIL = SQLERRM, HINT = 'Rules use PostgreSQL POSIX regular expressions.';
+        END;
+        v_out := v_out || jsonb_build_object('regex', v_rules -> 'regex');
+    END IF;
+
+    IF v_rules ? 'max_length' THEN
+        IF p_dtype <> 'text' OR jsonb_typeof(v_rules -> 'max_length') <> 'number'
+           OR (v_rules ->> 'max_length')::numeric <> floor((v_rules ->> 'max_length')::numeric)
+           OR (v_rules ->> 'max_length')::numeric < 1 THEN
+            RAISE EXCEPTION 'rule max_length applies to text features only and takes a positive whole number (feature %)', p_feature
+                USING ERRCODE = 'YF005';
+        END IF;
+        v_out := v_out || jsonb_build_object('max_length', (v_rules ->> 'max_length')::integer);
+    END IF;
+    RETURN v_out;
+END
+$$;
+COMMENT ON FUNCTION fs.normalize_rules(text, text, jsonb) IS 'Validates the rules of one feature against its dtype and returns them in canonical form; raises YF005.';
+
+CREATE OR REPLACE FUNCTION fs.rule_checks(p_feature text, p_dtype text, p_rules jsonb)
+RETURNS TABLE (constraint_name text, expression text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_float boolean := p_dtype IN ('float4', 'float8');
+BEGIN
+    IF (p_rules ->> 'not_null')::boolean THEN
+        RETURN QUERY SELECT p_feature || '__not_null', format('%I IS NOT NULL', p_feature);
+    END IF;
+    IF p_rules ? 'min' THEN
+        -- NaN sorts above every number in PostgreSQL, so a min bound alone would let it in.
+        RETURN QUERY SELECT p_feature || '__min',
+            format('%I >= %s', p_feature, (p_rules ->> 'min')::numeric)
+            || CASE WHEN v_float THEN format(' AND %I <> %L', p_feature, 'NaN') ELSE '' END;
+    END IF;
+    IF p_rules ? 'max' THEN
+        RETURN QUERY SELECT p_feature || '__max', format('%I <= %s', p_feature, (p_rules ->> 'max')::numeric);
+    END IF;
+    IF p_rules ? 'allowed' THEN
+        RETURN QUERY SELECT p_feature || '__allowed',
+            format('%I IN (%s)', p_feature,
+                   (SELECT string_agg(format('%L', e #>> '{}'), ', ') FROM jsonb_array_elements(p_rules -> 'allowed') e));
+    END IF;
+    IF p_rules ? 'regex' THEN
+        RETURN QUERY SELECT p_feature || '__regex', format('%I ~ %L', p_feature, p_rules ->> 'regex');
+    END IF;
+    IF p_rules ? 'max_length' THEN
+        RETURN QUERY SELECT p_feature || '__max_length',
+            format('char_length(%I) <= %s', p_feature, (p_rules ->> 'max_length')::integer);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.rule_checks(text, text, jsonb) IS 'CHECK constraint name and expression for each rule of a feature (rules already normalised).';

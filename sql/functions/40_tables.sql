@@ -1,0 +1,158 @@
+-- 40_tables: the tables and views generated for each feature view version.
+-- Owns: fs.create_version_tables, fs.point_current_views, fs.comment_version_tables.
+-- Every object made here is granted here, to the fs_* roles, in the same transaction:
+--   fs_offline.<view>__v<N>   history, range-partitioned by event_ts, CHECKs from the rules
+--   fs_online.<view>__v<N>    latest value per entity (primary key = entity key)
+--   fs_offline.<view>, fs_online.<view>   views over the current version
+
+CREATE OR REPLACE FUNCTION fs.key_columns(p_version_id integer)
+RETURNS TABLE (name text, dtype text, sql_type text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT k.name, k.dtype, fs.sql_type(k.dtype)
+      FROM fs.feature_view_version v
+      JOIN fs.feature_view fv ON fv.view_id = v.view_id
+      JOIN fs.entity_key k ON k.entity_id = fv.entity_id
+     WHERE v.version_id = p_version_id
+     ORDER BY k.position
+$$;
+COMMENT ON FUNCTION fs.key_columns(integer) IS 'Entity key columns of a feature view version, in key order (none for a global view).';
+
+CREATE OR REPLACE FUNCTION fs.create_version_tables(p_version_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_offline      text;
+    v_online       text;
+    v_keys         text[];
+    v_key_cols     text;
+    v_feature_cols text;
+    v_checks       text := '';
+    v_feature      record;
+    v_check        record;
+BEGIN
+    SELECT offline_table, online_table INTO v_offline, v_online
+      FROM fs.feature_view_version WHERE version_id = p_version_id;
+
+    SELECT array_agg(k.name), string_agg(format('%I %s NOT NULL', k.name, k.sql_type), ', ')
+      INTO v_keys, v_key_cols
+      FROM fs.key_columns(p_version_id) k;
+    v_keys := coalesce(v_keys, '{}');
+
+    SELECT string_agg(format('%I %s', f.name, fs.sql_type(f.dtype)), ', ' ORDER BY f.position)
+      INTO v_feature_cols
+      FROM fs.feature f WHERE f.version_id = p_version_id;
+
+    FOR v_feature IN SELECT f.name, f.dtype, f.rules FROM fs.feature f WHERE f.version_id = p_version_id LOOP
+        FOR v_check IN SELECT * FROM fs.rule_checks(v_feature.name, v_feature.dtype, v_feature.rules) LOOP
+            v_checks := v_checks || format(', CONSTRAINT %I CHECK (%s)', v_check.constraint_name, v_check.expression);
+        END LOOP;
+    END LOOP;
+
+    -- History: append-only, bitemporal. No primary key: a correction is a second row
+    -- for the same (entity, event_ts) with a later created_ts.
+    EXECUTE format(
+        'CREATE TABLE fs_offline.%I (%s event_ts timestamptz NOT NULL, created_ts timestamptz NOT NULL DEFAULT now(), batch_id bigint, %s%s) PARTITION BY RANGE (event_ts)',
+        v_offline, coalesce(v_key_cols || ',', ''), v_feature_cols, v_checks);
+    -- Rows outside every range partition land here instead of failing the write.
+    EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I DEFAULT',
+                   v_offline || '_default', v_offline);
+    EXECUTE format('CREATE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_offline,
+                   (SELECT coalesce(string_agg(format('%I, ', k), ''), '') FROM unnest(v_keys) k));
+
+    -- Online: newest value per entity. A global view has one row, keyed by global_key.
+    EXECUTE format(
+        'CREATE TABLE fs_online.%I (%s, event_ts timestamptz NOT NULL, created_ts timestamptz NOT NULL, %s, PRIMARY KEY (%s))',
+        v_online,
+        coalesce(v_key_cols, 'global_key boolean NOT NULL DEFAULT true CHECK (global_key)'),
+        v_feature_cols,
+        CASE WHEN cardinality(v_keys) > 0
+             THEN (SELECT string_agg(format('%I', k), ', ') FROM unnest(v_keys) k)
+             ELSE 'global_key' END);
+
+    EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_offline);
+    EXECUTE format('GRANT INSERT ON fs_offline.%I TO fs_writer', v_offline);
+    EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_offline || '_default');
+    EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_online);
+
+    PERFORM fs.comment_version_tables(p_version_id);
+END
+$$;
+COMMENT ON FUNCTION fs.create_version_tables(integer) IS 'Creates, grants and comments the offline and online tables of a new feature view version.';
+
+CREATE OR REPLACE FUNCTION fs.comment_version_tables(p_version_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_feature record;
+    v_key record;
+    v_what text;
+BEGIN
+    SELECT fv.name, fv.description, fv.owner, vv.version, vv.offline_table, vv.online_table, vv.tags
+      INTO v
+      FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
+     WHERE vv.version_id = p_version_id;
+    v_what := format('%s@%s', v.name, v.version)
+           || coalesce(': ' || v.description, '')
+           || coalesce(' (owner: ' || v.owner || ')', '')
+           || CASE WHEN v.tags <> '{}' THEN ' tags ' || v.tags::text ELSE '' END;
+    EXECUTE format('COMMENT ON TABLE fs_offline.%I IS %L', v.offline_table, 'History of ' || v_what);
+    EXECUTE format('COMMENT ON TABLE fs_online.%I IS %L', v.online_table, 'Latest values of ' || v_what);
+    FOREACH v_what IN ARRAY ARRAY['fs_offline', 'fs_online'] LOOP
+        EXECUTE format('COMMENT ON COLUMN %I.%I.event_ts IS %L', v_what,
+                       CASE v_what WHEN 'fs_offline' THEN v.offline_table ELSE v.online_table END,
+                       'When the value became true (UTC).');
+        EXECUTE format('COMMENT ON COLUMN %I.%I.created_ts IS %L', v_what,
+                       CASE v_what WHEN 'fs_offline' THEN v.offline_table ELSE v.online_table END,
+                       'When the store learned the value (UTC); as-of reads filter on it.');
+        FOR v_key IN SELECT * FROM fs.key_columns(p_version_id) LOOP
+            EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v_what,
+                           CASE v_what WHEN 'fs_offline' THEN v.offline_table ELSE v.online_table END,
+                           v_key.name, format('Entity key (%s).', v_key.dtype));
+        END LOOP;
+        FOR v_feature IN SELECT * FROM fs.feature WHERE version_id = p_version_id LOOP
+            EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v_what,
+                           CASE v_what WHEN 'fs_offline' THEN v.offline_table ELSE v.online_table END,
+                           v_feature.name,
+                           coalesce(v_feature.description || ' ', '') || format('[%s]', v_feature.dtype)
+                           || CASE WHEN v_feature.rules <> '{}' THEN ' rules ' || v_feature.rules::text ELSE '' END);
+        END LOOP;
+    END LOOP;
+    EXECUTE format('COMMENT ON COLUMN fs_offline.%I.batch_id IS %L', v.offline_table,
+                   'Ingest batch that wrote the row (NULL for plain SQL writes).');
+END
+$$;
+COMMENT ON FUNCTION fs.comment_version_tables(integer) IS 'Writes COMMENT ON text for the tables and columns of a version, from the catalog.';
+
+CREATE OR REPLACE FUNCTION fs.point_current_views(p_view_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+BEGIN
+    SELECT fv.name, fv.description, vv.version, vv.offline_table, vv.online_table INTO v
+      FROM fs.feature_view fv
+      JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id AND vv.version = fv.current_version
+     WHERE fv.view_id = p_view_id;
+    -- Columns change between versions, which CREATE OR REPLACE VIEW cannot do.
+    EXECUTE format('DROP VIEW IF EXISTS fs_offline.%I', v.name);
+    EXECUTE format('DROP VIEW IF EXISTS fs_online.%I', v.name);
+    EXECUTE format('CREATE VIEW fs_offline.%I AS SELECT * FROM fs_offline.%I', v.name, v.offline_table);
+    EXECUTE format('CREATE VIEW fs_online.%I AS SELECT * FROM fs_online.%I', v.name, v.online_table);
+    EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v.name);
+    EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v.name);
+    EXECUTE format('COMMENT ON VIEW fs_offline.%I IS %L', v.name,
+                   format('History of %s, current version %s', v.name, v.version) || coalesce(': ' || v.description, ''));
+    EXECUTE format('COMMENT ON VIEW fs_online.%I IS %L', v.name,
+                   format('Latest values of %s, current version %s', v.name, v.version) || coalesce(': ' || v.description, ''));
+END
+$$;
+COMMENT ON FUNCTION fs.point_current_views(integer) IS 'Re-creates fs_offline.<view> and fs_online.<view> over the current version.';

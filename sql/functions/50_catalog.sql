@@ -1,0 +1,424 @@
+-- 50_catalog: the catalog's SQL API: define entities, feature views and feature
+-- services, apply a whole definitions document, describe and list what exists.
+-- Owns: fs.apply_entity, fs.apply_feature_view, fs.apply_feature_service, fs.apply,
+--       fs.describe_feature_view, fs.list_feature_views, and the catalog views.
+-- Apply semantics (docs/decisions.md): a definition equal to the current version is
+-- 'unchanged'; a change of owner, description or retention is an in-place 'update';
+-- any other change (entity, features, dtypes, rules, ttl, partition, tags) makes a
+-- 'new version' with tables of its own, keeping the old version and its data.
+
+CREATE OR REPLACE FUNCTION fs.apply_entity(p_spec jsonb)
+RETURNS TABLE (kind text, name text, version integer, action text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_name      text := fs.check_name('entity', p_spec ->> 'name');
+    v_keys      jsonb := p_spec -> 'keys';
+    v_norm      jsonb := '[]';
+    v_key       jsonb;
+    v_key_name  text;
+    v_dtype     text;
+    v_entity_id integer;
+    v_old       jsonb;
+    v_unknown   text;
+BEGIN
+    SELECT string_agg(k, ', ') INTO v_unknown
+      FROM jsonb_object_keys(p_spec) k WHERE k NOT IN ('name', 'keys', 'description');
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'entity %: unknown field(s) %', v_name, v_unknown
+            USING ERRCODE = 'YF008', HINT = 'An entity has name, keys and description.';
+    END IF;
+    -- keys: a list of {name, dtype} (ordered); a one-entry mapping {name: dtype} is accepted too.
+    IF jsonb_typeof(v_keys) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(v_keys)) = 1 THEN
+        SELECT jsonb_build_array(jsonb_build_object('name', k, 'dtype', v)) INTO v_keys FROM jsonb_each_text(v_keys) AS e(k, v);
+    END IF;
+    IF jsonb_typeof(v_keys) IS DISTINCT FROM 'array' OR jsonb_array_length(v_keys) = 0 THEN
+        RAISE EXCEPTION 'entity % needs at least one key column', v_name
+            USING ERRCODE = 'YF008', HINT = 'e.g. keys: {user_id: bigint}';
+    END IF;
+    FOR v_key IN SELECT jsonb_array_elements(v_keys) LOOP
+        v_key_name := fs.check_name('key column', v_key ->> 'name');
+        IF v_key_name = ANY (fs.reserved_columns()) THEN
+            RAISE EXCEPTION 'key column name % is reserved', v_key_name
+                USING ERRCODE = 'YF002', DETAIL = format('fspg uses %s itself.', array_to_string(fs.reserved_columns(), ', '));
+        END IF;
+        IF v_norm @> jsonb_build_array(jsonb_build_object('name', v_key_name)) THEN
+            RAISE EXCEPTION 'entity % names key column % twice', v_name, v_key_name USING ERRCODE = 'YF004';
+        END IF;
+        v_dtype := fs.normalize_dtype(v_key ->> 'dtype');
+        IF v_dtype NOT IN ('int', 'bigint', 'text', 'uuid', 'date') THEN
+            RAISE EXCEPTION 'key column %.% cannot be of dtype %', v_name, v_key_name, v_dtype
+                USING ERRCODE = 'YF003', HINT = 'Key columns are int, bigint, text, uuid or date.';
+        END IF;
+        v_norm := v_norm || jsonb_build_array(jsonb_build_object('name', v_key_name, 'dtype', v_dtype));
+    END LOOP;
+
+    SELECT e.entity_id, (SELECT jsonb_agg(jsonb_build_object('name', k.name, 'dtype', k.dtype) ORDER BY k.position)
+                           FROM fs.entity_key k WHERE k.entity_id = e.entity_id)
+      INTO v_entity_id, v_old
+      FROM fs.entity e WHERE e.name = v_name;
+
+    kind := 'entity'; name := v_name; version := NULL;
+    IF v_entity_id IS NULL THEN
+        INSERT INTO fs.entity (name, description) VALUES (v_name, p_spec ->> 'description')
+        RETURNING entity_id INTO v_entity_id;
+        INSERT INTO fs.entity_key (entity_id, position, name, dtype)
+        SELECT v_entity_id, ord, e ->> 'name', e ->> 'dtype'
+          FROM jsonb_array_elements(v_norm) WITH ORDINALITY AS t(e, ord);
+        action := 'create';
+    ELSIF v_old IS DISTINCT FROM v_norm THEN
+        RAISE EXCEPTION 'entity % already exists with keys %', v_name, v_old
+            USING ERRCODE = 'YF008',
+                  DETAIL = 'Changing the keys of an entity would break every feature view about it.',
+                  HINT = 'Define a new entity with the new keys and new feature views on it.';
+    ELSIF (SELECT e.description FROM fs.entity e WHERE e.entity_id = v_entity_id) IS DISTINCT FROM p_spec ->> 'description' THEN
+        UPDATE fs.entity SET description = p_spec ->> 'description' WHERE entity_id = v_entity_id;
+        action := 'update';
+    ELSE
+        action := 'unchanged';
+    END IF;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION fs.apply_entity(jsonb) IS 'Creates an entity {name, keys: [{name, dtype}], description} or updates its description; keys cannot change.';
+
+CREATE OR REPLACE FUNCTION fs.apply_feature_view(p_spec jsonb)
+RETURNS TABLE (kind text, name text, version integer, action text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_name       text := fs.check_name('feature view', p_spec ->> 'name');
+    v_entity     text := p_spec ->> 'entity';
+    v_entity_id  integer;
+    v_key_names  text[] := '{}';
+    v_features   jsonb := '[]';
+    v_feature    jsonb;
+    v_fname      text;
+    v_dtype      text;
+    v_ttl        interval;
+    v_retention  interval;
+    v_partition  text := coalesce(p_spec ->> 'partition', 'month');
+    v_tags       jsonb := coalesce(p_spec -> 'tags', '{}');
+    v_definition jsonb;
+    v_view       fs.feature_view%ROWTYPE;
+    v_current    fs.feature_view_version%ROWTYPE;
+    v_version    integer;
+    v_version_id integer;
+    v_unknown    text;
+    v_changed    boolean := false;
+BEGIN
+    IF v_name LIKE '%\_\_%' THEN
+        RAISE EXCEPTION 'invalid feature view name %', v_name
+            USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a view from its version (user_stats__v2) and from feature names in results.';
+    END IF;
+    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_spec) k
+     WHERE k NOT IN ('name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'features');
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'feature view %: unknown field(s) %', v_name, v_unknown
+            USING ERRCODE = 'YF008', HINT = 'Fields: name, entity, owner, description, ttl, partition, retention, tags, features.';
+    END IF;
+
+    IF v_entity IS NOT NULL THEN
+        SELECT e.entity_id INTO v_entity_id FROM fs.entity e WHERE e.name = v_entity;
+        IF v_entity_id IS NULL THEN
+            RAISE EXCEPTION 'feature view % refers to entity %, which is not defined', v_name, v_entity
+                USING ERRCODE = 'YF006', HINT = 'Define the entity under entities: in the same file, or apply it first.';
+        END IF;
+        SELECT array_agg(k.name ORDER BY k.position) INTO v_key_names FROM fs.entity_key k WHERE k.entity_id = v_entity_id;
+    END IF;
+
+    BEGIN
+        v_ttl := (p_spec ->> 'ttl')::interval;
+        v_retention := (p_spec ->> 'retention')::interval;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'feature view %: ttl and retention must be intervals such as ''7 days'', got % and %',
+            v_name, p_spec -> 'ttl', p_spec -> 'retention' USING ERRCODE = 'YF008';
+    END;
+    IF v_ttl <= interval '0' OR v_retention <= interval '0' THEN
+        RAISE EXCEPTION 'feature view %: ttl and retention must be positive', v_name USING ERRCODE = 'YF008';
+    END IF;
+    IF v_partition NOT IN ('day', 'week', 'month', 'year') THEN
+        RAISE EXCEPTION 'feature view %: partition must be day, week, month or year, got %', v_name, v_partition
+            USING ERRCODE = 'YF008';
+    END IF;
+    IF jsonb_typeof(v_tags) <> 'object' THEN
+        RAISE EXCEPTION 'feature view %: tags must be a mapping, e.g. {experiment: exp-42}', v_name USING ERRCODE = 'YF008';
+    END IF;
+
+    IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
+        RAISE EXCEPTION 'feature view % has no features', v_name USING ERRCODE = 'YF008';
+    END IF;
+    FOR v_feature IN SELECT jsonb_array_elements(p_spec -> 'features') LOOP
+        IF jsonb_typeof(v_feature) <> 'object' THEN
+            RAISE EXCEPTION 'feature view %: each feature is a mapping with name and dtype, got %', v_name, v_feature
+                USING ERRCODE = 'YF008';
+        END IF;
+        SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(v_feature) k
+         WHERE k NOT IN ('name', 'dtype', 'description', 'rules');
+        IF v_unknown IS NOT NULL THEN
+            RAISE EXCEPTION 'feature %.%: unknown field(s) %', v_name, v_feature ->> 'name', v_unknown
+                USING ERRCODE = 'YF008', HINT = 'A feature has name, dtype, description and rules.';
+        END IF;
+        v_fname := fs.check_name('feature', v_feature ->> 'name');
+        IF v_fname = ANY (fs.reserved_columns()) OR v_fname = ANY (v_key_names) THEN
+            RAISE EXCEPTION 'feature name %.% is reserved', v_name, v_fname
+                USING ERRCODE = 'YF002',
+                      DETAIL = format('Columns %s are taken by fspg and the entity key.',
+                                      array_to_string(fs.reserved_columns() || v_key_names, ', '));
+        END IF;
+        IF v_features @> jsonb_build_array(jsonb_build_object('name', v_fname)) THEN
+            RAISE EXCEPTION 'feature view % defines feature % twice', v_name, v_fname USING ERRCODE = 'YF004';
+        END IF;
+        v_dtype := fs.normalize_dtype(v_feature ->> 'dtype');
+        PERFORM fs.sql_type(v_dtype);  -- raises YF007 now for vector features without pgvector
+        v_features := v_features || jsonb_build_array(jsonb_build_object(
+            'name', v_fname, 'dtype', v_dtype,
+            'rules', fs.normalize_rules(v_fname, v_dtype, v_feature -> 'rules')));
+    END LOOP;
+
+    -- The definition identifies a version: equal definitions, same version.
+    v_definition := jsonb_build_object(
+        'entity', v_entity, 'ttl', v_ttl::text, 'partition', v_partition,
+        'tags', v_tags, 'features', v_features);
+
+    kind := 'feature_view'; name := v_name;
+    SELECT * INTO v_view FROM fs.feature_view fv WHERE fv.name = v_name FOR UPDATE;
+    IF FOUND THEN
+        SELECT * INTO v_current FROM fs.feature_view_version vv
+         WHERE vv.view_id = v_view.view_id AND vv.version = v_view.current_version;
+        IF v_current.definition = v_definition THEN
+            version := v_current.version;
+            v_changed := v_view.owner IS DISTINCT FROM p_spec ->> 'owner'
+                      OR v_view.description IS DISTINCT FROM p_spec ->> 'description'
+                      OR v_current.retention IS DISTINCT FROM v_retention
+                      OR EXISTS (SELECT 1 FROM fs.feature f
+                                   JOIN jsonb_array_elements(p_spec -> 'features') e ON e ->> 'name' = f.name
+                                  WHERE f.version_id = v_current.version_id
+                                    AND f.description IS DISTINCT FROM e ->> 'description');
+            IF v_changed THEN
+                UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description', updated_at = now()
+                 WHERE view_id = v_view.view_id;
+                UPDATE fs.feature_view_version SET retention = v_retention WHERE version_id = v_current.version_id;
+                UPDATE fs.feature f SET description = e ->> 'description'
+                  FROM jsonb_array_elements(p_spec -> 'features') e
+                 WHERE f.version_id = v_current.version_id AND f.name = e ->> 'name';
+                PERFORM fs.comment_version_tables(v_current.version_id);
+                PERFORM fs.point_current_views(v_view.view_id);
+                action := 'update';
+            ELSE
+                action := 'unchanged';
+            END IF;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        v_version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
+        UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description',
+                                   entity_id = v_entity_id, updated_at = now()
+         WHERE view_id = v_view.view_id;
+        action := 'new version';
+    ELSE
+        INSERT INTO fs.feature_view (name, entity_id, owner, description)
+        VALUES (v_name, v_entity_id, p_spec ->> 'owner', p_spec ->> 'description')
+        RETURNING * INTO v_view;
+        v_version := 1;
+        action := 'create';
+    END IF;
+
+    INSERT INTO fs.feature_view_version
+        (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table)
+    VALUES (v_view.view_id, v_version, v_definition, v_ttl, v_partition, v_retention, v_tags,
+            format('%s__v%s', v_name, v_version), format('%s__v%s', v_name, v_version))
+    RETURNING version_id INTO v_version_id;
+    INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
+    SELECT v_version_id, ord, f ->> 'name', f ->> 'dtype', src ->> 'description', f -> 'rules'
+      FROM jsonb_array_elements(v_features) WITH ORDINALITY AS t(f, ord)
+      JOIN jsonb_array_elements(p_spec -> 'features') src ON src ->> 'name' = f ->> 'name';
+    UPDATE fs.feature_view SET current_version = v_version WHERE view_id = v_view.view_id;
+
+    PERFORM fs.create_version_tables(v_version_id);
+    PERFORM fs.point_current_views(v_view.view_id);
+    IF v_entity IS NOT NULL THEN
+        INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+        VALUES ('entity', v_entity, 'feature_view', format('%s@%s', v_name, v_version));
+    END IF;
+    version := v_version;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION fs.apply_feature_view(jsonb) IS 'Creates a feature view, a new version of it, or updates its metadata, from a definition like the YAML one; returns the action taken.';
+
+CREATE OR REPLACE FUNCTION fs.resolve_feature_ref(p_ref text)
+RETURNS TABLE (feature_id integer, view_name text, view_version integer, feature_name text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_parts   text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]*)(?:@(\d+))?\.([a-z_][a-z0-9_]*|\*)$');
+    v_view_id integer;
+    v_version integer;
+BEGIN
+    IF v_parts IS NULL THEN
+        RAISE EXCEPTION 'invalid feature reference %', quote_literal(p_ref)
+            USING ERRCODE = 'YF008', HINT = 'Write view.feature, view@version.feature or view.* .';
+    END IF;
+    SELECT fv.view_id, coalesce(v_parts[2]::integer, fv.current_version) INTO v_view_id, v_version
+      FROM fs.feature_view fv WHERE fv.name = v_parts[1];
+    IF v_view_id IS NULL OR NOT EXISTS (SELECT 1 FROM fs.feature_view_version vv
+                                         WHERE vv.view_id = v_view_id AND vv.version = v_version) THEN
+        RAISE EXCEPTION 'feature reference % names a feature view version that does not exist', quote_literal(p_ref)
+            USING ERRCODE = 'YF006';
+    END IF;
+    RETURN QUERY
+        SELECT f.feature_id, v_parts[1], v_version, f.name
+          FROM fs.feature f JOIN fs.feature_view_version vv USING (version_id)
+         WHERE vv.view_id = v_view_id AND vv.version = v_version
+           AND (v_parts[3] = '*' OR f.name = v_parts[3])
+         ORDER BY f.position;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'feature reference %: %@% has no feature %', quote_literal(p_ref), v_parts[1], v_version, v_parts[3]
+            USING ERRCODE = 'YF006';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.resolve_feature_ref(text) IS 'Resolves view[@version].feature or view[@version].* to pinned features; without @version the current version.';
+
+CREATE OR REPLACE FUNCTION fs.apply_feature_service(p_spec jsonb)
+RETURNS TABLE (kind text, name text, version integer, action text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_name       text := fs.check_name('feature service', p_spec ->> 'name');
+    v_service    fs.feature_service%ROWTYPE;
+    v_resolved   integer[];
+    v_current    integer[];
+    v_version    integer;
+    v_sv_id      integer;
+    v_dup        text;
+    v_unknown    text;
+BEGIN
+    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_spec) k
+     WHERE k NOT IN ('name', 'description', 'features');
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'feature service %: unknown field(s) %', v_name, v_unknown
+            USING ERRCODE = 'YF008', HINT = 'A feature service has name, description and features.';
+    END IF;
+    IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
+        RAISE EXCEPTION 'feature service % lists no features', v_name USING ERRCODE = 'YF008';
+    END IF;
+
+    CREATE TEMP TABLE IF NOT EXISTS fs_resolved_refs (ord bigint, feature_id integer, view_name text, view_version integer, feature_name text)
+        ON COMMIT DROP;
+    TRUNCATE fs_resolved_refs;
+    INSERT INTO fs_resolved_refs
+    SELECT row_number() OVER (), r.*
+      FROM jsonb_array_elements_text(p_spec -> 'features') WITH ORDINALITY AS t(ref, ord),
+           LATERAL fs.resolve_feature_ref(t.ref) r
+     ORDER BY t.ord;
+    SELECT format('%s@%s.%s', view_name, view_version, feature_name) INTO v_dup
+      FROM fs_resolved_refs GROUP BY feature_id, view_name, view_version, feature_name HAVING count(*) > 1 LIMIT 1;
+    IF v_dup IS NOT NULL THEN
+        RAISE EXCEPTION 'feature service % lists % twice', v_name, v_dup USING ERRCODE = 'YF004';
+    END IF;
+    SELECT string_agg(DISTINCT format('%s@%s', view_name, view_version), ', ') INTO v_dup
+      FROM fs_resolved_refs r
+     WHERE EXISTS (SELECT 1 FROM fs_resolved_refs o WHERE o.view_name = r.view_name AND o.view_version <> r.view_version);
+    IF v_dup IS NOT NULL THEN
+        RAISE EXCEPTION 'feature service % mixes versions of one feature view: %', v_name, v_dup USING ERRCODE = 'YF008';
+    END IF;
+    SELECT array_agg(feature_id ORDER BY ord) INTO v_resolved FROM fs_resolved_refs;
+
+    kind := 'feature_service'; name := v_name;
+    SELECT * INTO v_service FROM fs.feature_service s WHERE s.name = v_name FOR UPDATE;
+    IF FOUND THEN
+        SELECT array_agg(sf.feature_id ORDER BY sf.position) INTO v_current
+          FROM fs.feature_service_feature sf JOIN fs.feature_service_version sv USING (service_version_id)
+         WHERE sv.service_id = v_service.service_id AND sv.version = v_service.current_version;
+        IF v_current = v_resolved THEN
+            version := v_service.current_version;
+            IF v_service.description IS DISTINCT FROM p_spec ->> 'description' THEN
+                UPDATE fs.feature_service SET description = p_spec ->> 'description' WHERE service_id = v_service.service_id;
+                action := 'update';
+            ELSE
+                action := 'unchanged';
+            END IF;
+            RETURN NEXT;
+            RETURN;
+        END IF;
+        v_version := v_service.current_version + 1;
+        UPDATE fs.feature_service SET description = p_spec ->> 'description' WHERE service_id = v_service.service_id;
+        action := 'new version';
+    ELSE
+        INSERT INTO fs.feature_service (name, description) VALUES (v_name, p_spec ->> 'description')
+        RETURNING * INTO v_service;
+        v_version := 1;
+        action := 'create';
+    END IF;
+
+    INSERT INTO fs.feature_service_version (service_id, version, refs)
+    VALUES (v_service.service_id, v_version, p_spec -> 'features')
+    RETURNING service_version_id INTO v_sv_id;
+    INSERT INTO fs.feature_service_feature (service_version_id, position, feature_id)
+    SELECT v_sv_id, ord, feature_id FROM fs_resolved_refs;
+    UPDATE fs.feature_service SET current_version = v_version WHERE service_id = v_service.service_id;
+    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+    SELECT DISTINCT 'feature_view', format('%s@%s', view_name, view_version), 'feature_service', format('%s@%s', v_name, v_version)
+      FROM fs_resolved_refs;
+    version := v_version;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION fs.apply_feature_service(jsonb) IS 'Creates a feature service {name, description, features: [view[@v].feature | view[@v].*]} or a new version when its resolved features change.';
+
+CREATE OR REPLACE FUNCTION fs.apply(p_definitions jsonb, p_dry_run boolean DEFAULT false)
+RETURNS TABLE (kind text, name text, version integer, action text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_unknown text;
+    v_plan    jsonb;
+BEGIN
+    IF jsonb_typeof(p_definitions) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'definitions must be a mapping with entities, feature_views and feature_services' USING ERRCODE = 'YF008';
+    END IF;
+    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_definitions) k
+     WHERE k NOT IN ('entities', 'feature_views', 'feature_services');
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'definitions: unknown section(s) %', v_unknown
+            USING ERRCODE = 'YF008', HINT = 'Sections: entities, feature_views, feature_services.';
+    END IF;
+    -- Serialise appliers: two applies of one view must not both make version N+1.
+    PERFORM pg_advisory_xact_lock(hashtext('fspg.apply'));
+
+    CREATE TEMP TABLE IF NOT EXISTS fs_apply_plan (ord serial, kind text, name text, version integer, action text) ON COMMIT DROP;
+    TRUNCATE fs_apply_plan;
+    BEGIN
+        INSERT INTO fs_apply_plan (kind, name, version, action)
+        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'entities', '[]')) e, fs.apply_entity(e) r;
+        INSERT INTO fs_apply_plan (kind, name, version, action)
+        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_views', '[]')) e, fs.apply_feature_view(e) r;
+        INSERT INTO fs_apply_plan (kind, name, version, action)
+        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_services', '[]')) e, fs.apply_feature_service(e) r;
+        IF p_dry_run THEN
+            -- Roll the whole apply back but keep its plan: the plan is exactly what would happen.
+            SELECT jsonb_agg(to_jsonb(p) ORDER BY p.ord) INTO v_plan FROM fs_apply_plan p;
+            RAISE EXCEPTION USING ERRCODE = 'YF999', MESSAGE = coalesce(v_plan, '[]')::text;
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'YF999' THEN
+        TRUNCATE fs_apply_plan;
+        RETURN QUERY SELECT p.kind, p.name, p.version, p.action
+                       FROM jsonb_to_recordset(SQLERRM::jsonb) AS p(ord int, kind text, name text, version integer, action text)
+                      ORDER BY p.ord;
+        RETURN;
+    END;
+    RETURN QUERY SELECT p.kind, p.name, p.version, p.action FROM fs_apply_plan p ORDER BY p.ord;
+END
+$$;
+COMMENT ON FUNCTION fs.apply(jsonb, boolean) IS 'Applies a definitions document {entities, feature_views, feature_services} in one transaction; with p_dry_run the plan is returned and nothing changes.';
