@@ -1,0 +1,47 @@
+"""Catalog statements: every call the client makes to define or describe features.
+
+One place for the SQL the catalog part of the client sends; each is a single call of
+an ``fs.*`` function with named parameters.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from fspg.definitions import PlanStep
+
+APPLY = "SELECT kind, name, version, action FROM fs.apply(%(definitions)s, %(dry_run)s)"
+LIST_VIEWS = "SELECT * FROM fs.list_feature_views()"
+DESCRIBE_VIEW = "SELECT fs.describe_feature_view(%(name)s, %(version)s) AS description"
+
+
+def apply(conn: psycopg.Connection, definitions: dict, *, dry_run: bool = False) -> list[PlanStep]:
+    """Apply a definitions document (see fspg.definitions) in one call; returns the plan."""
+    rows = conn.execute(APPLY, {"definitions": Jsonb(definitions), "dry_run": dry_run}).fetchall()
+    return [PlanStep(*row) for row in rows]
+
+
+def list_feature_views(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Every feature view with current version, owner, feature and row counts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(LIST_VIEWS).fetchall()
+
+
+def describe_feature_view(conn: psycopg.Connection, name: str, version: int | None) -> dict[str, Any]:
+    """Everything about one feature view version (features, rules, versions, tables, lineage)."""
+    return conn.execute(DESCRIBE_VIEW, {"name": name, "version": version}).fetchone()[0]
+
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """Split ``name`` or ``name@3`` into the name and the version (None for current)."""
+    from fspg.errors import UserError
+
+    name, sep, version = ref.partition("@")
+    if not sep:
+        return name, None
+    if not version.isdigit() or int(version) < 1:
+        raise UserError(f"invalid version in {ref!r}: write NAME or NAME@N with N a positive number")
+    return name, int(version)
