@@ -20,6 +20,7 @@ VERSION_SCHEMA = "fs"
 def alembic_config(output: io.StringIO | None = None) -> Config:
     """An alembic Config pointing at fspg's own migration scripts (no alembic.ini needed)."""
     cfg = Config(output_buffer=output) if output is not None else Config()
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(resources.files("fspg") / "migrations"))
     cfg.set_main_option("version_locations", str(resources.files("fspg") / "migrations" / "versions"))
     return cfg

