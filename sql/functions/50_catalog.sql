@@ -1,11 +1,34 @@
 -- 50_catalog: the catalog's SQL API: define entities, feature views and feature
--- services, apply a whole definitions document, describe and list what exists.
+-- services, and apply a whole definitions document in one call.
 -- Owns: fs.apply_entity, fs.apply_feature_view, fs.apply_feature_service, fs.apply,
---       fs.describe_feature_view, fs.list_feature_views, and the catalog views.
+--       fs.resolve_feature_ref, fs.reject_unknown_fields.
 -- Apply semantics (docs/decisions.md): a definition equal to the current version is
 -- 'unchanged'; a change of owner, description or retention is an in-place 'update';
 -- any other change (entity, features, dtypes, rules, ttl, partition, tags) makes a
 -- 'new version' with tables of its own, keeping the old version and its data.
+
+CREATE OR REPLACE FUNCTION fs.reject_unknown_fields(p_what text, p_spec jsonb, p_fields text[])
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_unknown text;
+BEGIN
+    IF jsonb_typeof(p_spec) IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION '%: expected a mapping, got %', p_what, coalesce(p_spec::text, 'nothing')
+            USING ERRCODE = 'YF008';
+    END IF;
+    -- A typo such as "featurs" must not silently define a view without features.
+    SELECT string_agg(k, ', ' ORDER BY k) INTO v_unknown
+      FROM jsonb_object_keys(p_spec) k WHERE k <> ALL (p_fields);
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION '%: unknown field(s) %', p_what, v_unknown
+            USING ERRCODE = 'YF008', HINT = 'Known fields: ' || array_to_string(p_fields, ', ') || '.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.reject_unknown_fields(text, jsonb, text[]) IS 'Raises YF008 naming any field of p_spec not in p_fields.';
 
 CREATE OR REPLACE FUNCTION fs.apply_entity(p_spec jsonb)
 RETURNS TABLE (kind text, name text, version integer, action text)
@@ -22,14 +45,8 @@ DECLARE
     v_dtype     text;
     v_entity_id integer;
     v_old       jsonb;
-    v_unknown   text;
 BEGIN
-    SELECT string_agg(k, ', ') INTO v_unknown
-      FROM jsonb_object_keys(p_spec) k WHERE k NOT IN ('name', 'keys', 'description');
-    IF v_unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'entity %: unknown field(s) %', v_name, v_unknown
-            USING ERRCODE = 'YF008', HINT = 'An entity has name, keys and description.';
-    END IF;
+    PERFORM fs.reject_unknown_fields('entity ' || v_name, p_spec, ARRAY['name', 'keys', 'description']);
     -- keys: a list of {name, dtype} (ordered); a one-entry mapping {name: dtype} is accepted too.
     IF jsonb_typeof(v_keys) = 'object' AND (SELECT count(*) FROM jsonb_object_keys(v_keys)) = 1 THEN
         SELECT jsonb_build_array(jsonb_build_object('name', k, 'dtype', v)) INTO v_keys FROM jsonb_each_text(v_keys) AS e(k, v);
@@ -108,19 +125,14 @@ DECLARE
     v_current    fs.feature_view_version%ROWTYPE;
     v_version    integer;
     v_version_id integer;
-    v_unknown    text;
     v_changed    boolean := false;
 BEGIN
     IF v_name LIKE '%\_\_%' THEN
         RAISE EXCEPTION 'invalid feature view name %', v_name
             USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a view from its version (user_stats__v2) and from feature names in results.';
     END IF;
-    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_spec) k
-     WHERE k NOT IN ('name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'features');
-    IF v_unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'feature view %: unknown field(s) %', v_name, v_unknown
-            USING ERRCODE = 'YF008', HINT = 'Fields: name, entity, owner, description, ttl, partition, retention, tags, features.';
-    END IF;
+    PERFORM fs.reject_unknown_fields('feature view ' || v_name, p_spec,
+        ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'features']);
 
     IF v_entity IS NOT NULL THEN
         SELECT e.entity_id INTO v_entity_id FROM fs.entity e WHERE e.name = v_entity;
@@ -153,16 +165,8 @@ BEGIN
         RAISE EXCEPTION 'feature view % has no features', v_name USING ERRCODE = 'YF008';
     END IF;
     FOR v_feature IN SELECT jsonb_array_elements(p_spec -> 'features') LOOP
-        IF jsonb_typeof(v_feature) <> 'object' THEN
-            RAISE EXCEPTION 'feature view %: each feature is a mapping with name and dtype, got %', v_name, v_feature
-                USING ERRCODE = 'YF008';
-        END IF;
-        SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(v_feature) k
-         WHERE k NOT IN ('name', 'dtype', 'description', 'rules');
-        IF v_unknown IS NOT NULL THEN
-            RAISE EXCEPTION 'feature %.%: unknown field(s) %', v_name, v_feature ->> 'name', v_unknown
-                USING ERRCODE = 'YF008', HINT = 'A feature has name, dtype, description and rules.';
-        END IF;
+        PERFORM fs.reject_unknown_fields(format('feature %s.%s', v_name, coalesce(v_feature ->> 'name', '?')),
+                                         v_feature, ARRAY['name', 'dtype', 'description', 'rules']);
         v_fname := fs.check_name('feature', v_feature ->> 'name');
         IF v_fname = ANY (fs.reserved_columns()) OR v_fname = ANY (v_key_names) THEN
             RAISE EXCEPTION 'feature name %.% is reserved', v_name, v_fname
@@ -300,14 +304,8 @@ DECLARE
     v_version    integer;
     v_sv_id      integer;
     v_dup        text;
-    v_unknown    text;
 BEGIN
-    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_spec) k
-     WHERE k NOT IN ('name', 'description', 'features');
-    IF v_unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'feature service %: unknown field(s) %', v_name, v_unknown
-            USING ERRCODE = 'YF008', HINT = 'A feature service has name, description and features.';
-    END IF;
+    PERFORM fs.reject_unknown_fields('feature service ' || v_name, p_spec, ARRAY['name', 'description', 'features']);
     IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
         RAISE EXCEPTION 'feature service % lists no features', v_name USING ERRCODE = 'YF008';
     END IF;
@@ -382,18 +380,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_unknown text;
     v_plan    jsonb;
 BEGIN
-    IF jsonb_typeof(p_definitions) IS DISTINCT FROM 'object' THEN
-        RAISE EXCEPTION 'definitions must be a mapping with entities, feature_views and feature_services' USING ERRCODE = 'YF008';
-    END IF;
-    SELECT string_agg(k, ', ') INTO v_unknown FROM jsonb_object_keys(p_definitions) k
-     WHERE k NOT IN ('entities', 'feature_views', 'feature_services');
-    IF v_unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'definitions: unknown section(s) %', v_unknown
-            USING ERRCODE = 'YF008', HINT = 'Sections: entities, feature_views, feature_services.';
-    END IF;
+    PERFORM fs.reject_unknown_fields('definitions', p_definitions, ARRAY['entities', 'feature_views', 'feature_services']);
     -- Serialise appliers: two applies of one view must not both make version N+1.
     PERFORM pg_advisory_xact_lock(hashtext('fspg.apply'));
 
