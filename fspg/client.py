@@ -3,7 +3,8 @@
     from fspg import FeatureStore
     fs = FeatureStore()                 # FSPG_DSN, else the embedded server
     fs.apply("examples/features")       # definitions -> SQL API
-    fs.list_feature_views(); fs.describe("user_stats@1")
+    fs.insert_batch("user_stats", {"user_id": [1], "spend_7d": [9.5]}, timestamp=now)
+    fs.load_batch("user_stats", timestamp=now, limit=100)   # -> pyarrow.Table
 
 The constructor only records where to connect: the pool opens (and the embedded
 server starts) on first use. Pass ``connection=`` to run fspg's calls inside a
@@ -14,15 +15,18 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, definitions
+from fspg import catalog, definitions, ingest, ingestlog, offline, upkeep
 from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn
 from fspg.errors import FspgError, from_db_error
 
+from fspg.ingest import IngestResult
+
 if TYPE_CHECKING:
+    import pyarrow as pa
     import sqlalchemy
     from psycopg_pool import ConnectionPool
 
@@ -137,6 +141,73 @@ class FeatureStore:
         view, ref_version = catalog.parse_ref(name)
         with self.connection() as conn:
             return catalog.describe_feature_view(conn, view, version or ref_version)
+
+    # -- offline store ----------------------------------------------------------------
+    def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
+                     chunk_rows: int = 65_536, progress: Callable[[int], None] | None = None) -> IngestResult:
+        """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
+
+        ``data``: a dict of columns, a pyarrow Table/RecordBatch/RecordBatchReader, or a
+        pandas or polars DataFrame, with the view's key columns and any of its features.
+        ``timestamp`` stamps every row's event_ts when the data has no event_ts column
+        (naive datetimes are UTC). ``mode="quarantine"`` keeps the good rows and sets the
+        bad ones aside with the rules they broke; ``mode="strict"`` writes nothing if any
+        row is bad. The batch lands whole or not at all; every row is accounted for:
+        ``rows_in == inserted + quarantined``.
+        """
+        with self.connection() as conn:
+            return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode,
+                                       chunk_rows=chunk_rows, progress=progress)
+
+    def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
+                   entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
+        """The feature values in effect at ``timestamp`` (default now): one row per entity.
+
+        The newest row with ``event_ts <= timestamp`` within the view's TTL wins, ties
+        broken by created_ts. ``as_of`` only sees rows the store had learned by then (it
+        waits until that moment is settled). ``entities`` (a list of keys, a dict of key
+        columns or an Arrow table) returns one row per entity in that order, NULL where
+        nothing is in effect. Reads committed data through its own connection.
+        """
+        with self.connection() as conn:
+            query, table = offline.build_query(conn, "load_batch", name, at=offline.utc(timestamp), limit=limit,
+                                               entities=entities, features=features, as_of=as_of)
+        return offline.read_arrow(self.dsn, query, table)
+
+    def load_history(self, name: str, start: Any = None, end: Any = None, *, entities: Any = None,
+                     features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
+        """Raw history rows of ``name`` with ``start <= event_ts < end``, corrections included, oldest first."""
+        with self.connection() as conn:
+            query, table = offline.build_query(conn, "history", name, start=offline.utc(start), end=offline.utc(end),
+                                               entities=entities, features=features, as_of=as_of)
+        return offline.read_arrow(self.dsn, query, table)
+
+    def batches(self, name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The ingest log, newest first: rows in, inserted, quarantined, reasons, who, when."""
+        with self.connection() as conn:
+            return ingestlog.batches(conn, view=name, limit=limit)
+
+    def quarantine(self, batch_id: int | None = None, *, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Quarantined rows of one batch, or (without ``batch_id``) a summary per batch."""
+        with self.connection() as conn:
+            if batch_id is None:
+                return ingestlog.quarantine_summary(conn, view=name)
+            return ingestlog.quarantine_rows(conn, batch_id, limit=limit)
+
+    def replay_quarantine(self, batch_id: int, *, into: str | None = None, mode: str = "quarantine") -> IngestResult:
+        """Re-validate a batch's quarantined rows (after a fix) into ``into`` (default: the view's current version)."""
+        with self.connection() as conn:
+            return ingest.replay(conn, batch_id, view=into, mode=mode)
+
+    def maintain(self, ahead: int = 2) -> list[dict[str, Any]]:
+        """Partition upkeep and retention for every active version (also run by ``fspg maintain`` or pg_cron)."""
+        with self.connection() as conn:
+            return upkeep.maintain(conn, ahead=ahead)
+
+    def forget(self, name: str, entity: dict[str, Any], *, reason: str | None = None) -> int:
+        """Erase one entity from every version of a view (right to erasure); logged. Returns history rows deleted."""
+        with self.connection() as conn:
+            return upkeep.forget(conn, name, entity, reason=reason)
 
     def migrate(self) -> str:
         """Migrate the database to the newest schema; returns the revision."""

@@ -129,3 +129,24 @@ def dsn_from_engine(engine: "sqlalchemy.Engine") -> str:
     }
     params.update({k: v for k, v in url.query.items() if isinstance(v, str)})
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+def to_uri(dsn: str) -> str:
+    """The DSN as a postgresql:// URI (ADBC takes URIs only)."""
+    from urllib.parse import quote, urlencode
+
+    if dsn.startswith(("postgresql://", "postgres://")):
+        return dsn
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    user = quote(params.pop("user", "") or "", safe="")
+    password = params.pop("password", None)
+    host = params.pop("host", "") or ""
+    port = params.pop("port", None)
+    dbname = quote(params.pop("dbname", "") or "", safe="")
+    auth = f"{user}{':' + quote(password, safe='') if password else ''}@" if user else ""
+    if host.startswith("/"):  # a unix socket directory goes in the query string
+        params["host"] = host
+        host = ""
+    netloc = f"{auth}{host}{':' + str(port) if port else ''}"
+    query = urlencode(params)
+    return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")

@@ -55,6 +55,22 @@ class ConnectionFailed(UserError):
     """The database did not answer at the DSN fspg resolved."""
 
 
+class SchemaMismatch(UserError):
+    """A batch's columns do not fit the feature view (unknown, missing or uncastable columns)."""
+
+
+class ValidationError(UserError):
+    """Data broke a validation rule where it could not be quarantined."""
+
+
+class BatchRejected(ValidationError):
+    """A strict-mode batch had a bad row; nothing was written."""
+
+
+class InvalidArgument(UserError):
+    """An argument is out of range (a mode, a limit, an as_of in the future)."""
+
+
 class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
@@ -69,6 +85,13 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF006": NotFound,          # undefined catalog object
     "YF007": ExtensionMissing,  # pgvector missing
     "YF008": DefinitionError,   # malformed definition
+    "YF010": SchemaMismatch,    # missing or uncastable batch column
+    "YF011": SchemaMismatch,    # unknown batch column
+    "YF012": BatchRejected,     # strict batch with a bad row
+    "YF014": InvalidArgument,   # as_of in the future or not settled
+    "YF015": InvalidArgument,   # bad argument
+    "23514": ValidationError,   # check_violation: a rule's CHECK constraint
+    "23502": ValidationError,   # not_null_violation: a key column
     "42501": PermissionDenied,  # insufficient_privilege
 }
 
@@ -80,6 +103,10 @@ def from_db_error(err: psycopg.Error) -> FspgError | psycopg.Error:
     """
     diag = getattr(err, "diag", None)
     sqlstate = getattr(diag, "sqlstate", None) or getattr(err, "sqlstate", None)
+    if sqlstate == "23514" and diag is not None and diag.constraint_name:
+        # Rule constraints are named <feature>__<rule>; say so in the message.
+        return ValidationError(f"rule {diag.constraint_name} violated: {diag.message_primary}",
+                               hint=diag.message_detail, sqlstate=sqlstate)
     cls = SQLSTATE_CLASSES.get(sqlstate or "")
     if cls is None:
         return err

@@ -68,29 +68,40 @@ def test_rules_become_check_expressions(conn, dtype, rules, expected):
     assert rows == expected
 
 
+# (column, value, the rule it breaks, the constraint that holds that rule)
 VIOLATIONS = [
-    ("spend_7d", "NULL", "spend_7d__not_null"),
-    ("spend_7d", "-1", "spend_7d__min"),
-    # NaN breaks both bounds; PostgreSQL reports the first constraint by name.
-    ("spend_7d", "'NaN'", "spend_7d__max"),
-    ("spend_7d", "1000.5", "spend_7d__max"),
-    ("spend_7d", "'Infinity'", "spend_7d__max"),
-    ("country", "'XX'", "country__allowed"),
-    ("email_domain", "'UPPER.COM'", "email_domain__regex"),
-    ("email_domain", "'" + "a" * 21 + "'", "email_domain__max_length"),
+    ("spend_7d", "NULL", "not_null", "spend_7d__not_null_min_max"),
+    ("spend_7d", "-1", "min", "spend_7d__not_null_min_max"),
+    ("spend_7d", "'NaN'", "min", "spend_7d__not_null_min_max"),
+    ("spend_7d", "1000.5", "max", "spend_7d__not_null_min_max"),
+    ("spend_7d", "'Infinity'", "max", "spend_7d__not_null_min_max"),
+    ("country", "'XX'", "allowed", "country__allowed"),
+    ("email_domain", "'UPPER.COM'", "regex", "email_domain__regex_max_length"),
+    ("email_domain", "'" + "a" * 21 + "'", "max_length", "email_domain__regex_max_length"),
+    ("event_ts", "now() + interval '1 hour'", "not_in_future", "event_ts__not_in_future"),
+    ("event_ts", "'1969-12-31'", "not_before_1970", "event_ts__not_before_1970"),
 ]
 
 
-@pytest.mark.parametrize("column, value, constraint", VIOLATIONS)
-def test_plain_sql_insert_is_held_to_the_rules(store, conn, column, value, constraint):
+@pytest.mark.parametrize("column, value, rule, constraint", VIOLATIONS)
+def test_plain_sql_insert_is_held_to_the_rules(store, conn, column, value, rule, constraint):
     store.apply(base())
-    values = {"spend_7d": "1", "country": "'DE'", "email_domain": "'ok.com'", column: value}
+    values = {"event_ts": "now()", "spend_7d": "1", "country": "'DE'", "email_domain": "'ok.com'", column: value}
     with pytest.raises(psycopg.errors.CheckViolation) as err:
-        conn.execute(f"INSERT INTO fs_offline.user_stats (user_id, event_ts, {', '.join(values)})"
-                     f" VALUES (1, now(), {', '.join(values.values())})")
+        conn.execute(f"INSERT INTO fs_offline.user_stats (user_id, {', '.join(values)})"
+                     f" VALUES (1, {', '.join(values.values())})")
     assert err.value.diag.constraint_name == constraint
-    assert constraint in str(err.value)
+    assert rule in constraint and constraint in str(err.value)
     assert conn.execute("SELECT count(*) FROM fs_offline.user_stats").fetchone()[0] == 0
+
+
+def test_plain_sql_rows_are_counted(store, conn):
+    store.apply(base())
+    conn.execute("INSERT INTO fs_offline.user_stats (user_id, event_ts, spend_7d) VALUES (1, now(), 1), (2, now(), 2)")
+    assert conn.execute("SELECT fs.row_count('user_stats')").fetchone()[0] == 2
+    stats = conn.execute("SELECT rows, newest_event IS NOT NULL FROM fs.feature_view_stats"
+                         " WHERE feature_view = 'user_stats'").fetchone()
+    assert stats == (2, True)
 
 
 def test_null_entity_key_is_refused(store, conn):

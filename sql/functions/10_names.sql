@@ -6,6 +6,9 @@
 --   YF002 reserved name           YF006 undefined catalog object
 --   YF003 unknown dtype           YF007 pgvector missing
 --   YF004 duplicate name          YF008 malformed definition
+--   YF010 missing/uncastable batch column
+--   YF011 unknown batch column              YF014 as_of in the future / not settled
+--   YF012 strict batch rejected             YF015 invalid argument
 
 CREATE OR REPLACE FUNCTION fs.check_name(p_kind text, p_name text)
 RETURNS text

@@ -104,3 +104,26 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT p_dtype IN ('int', 'bigint', 'float4', 'float8', 'numeric') $$;
 COMMENT ON FUNCTION fs.is_numeric_dtype(text) IS 'True for dtypes that min/max rules apply to.';
+
+CREATE OR REPLACE FUNCTION fs.is_valid_input(p_value text, p_type text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RETURN true;
+    END IF;
+    IF current_setting('server_version_num')::integer >= 160000 THEN
+        RETURN pg_input_is_valid(p_value, p_type);
+    END IF;
+    -- PostgreSQL 15 has no pg_input_is_valid: try the cast.
+    BEGIN
+        EXECUTE format('SELECT %L::%s', p_value, p_type);
+        RETURN true;
+    EXCEPTION WHEN data_exception THEN
+        RETURN false;
+    END;
+END
+$$;
+COMMENT ON FUNCTION fs.is_valid_input(text, text) IS 'Whether a text value can be read as p_type (NULL can); used to quarantine rows instead of failing a batch.';

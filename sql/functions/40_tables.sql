@@ -31,7 +31,6 @@ DECLARE
     v_key_cols     text;
     v_feature_cols text;
     v_checks       text := '';
-    v_feature      record;
     v_check        record;
 BEGIN
     SELECT offline_table, online_table INTO v_offline, v_online
@@ -46,21 +45,26 @@ BEGIN
       INTO v_feature_cols
       FROM fs.feature f WHERE f.version_id = p_version_id;
 
-    FOR v_feature IN SELECT f.name, f.dtype, f.rules FROM fs.feature f WHERE f.version_id = p_version_id LOOP
-        FOR v_check IN SELECT * FROM fs.rule_checks(v_feature.name, v_feature.dtype, v_feature.rules) LOOP
-            v_checks := v_checks || format(', CONSTRAINT %I CHECK (%s)', v_check.constraint_name, v_check.expression);
-        END LOOP;
+    FOR v_check IN
+        SELECT c.* FROM fs.feature f, fs.feature_constraint(f.name, f.dtype, f.rules) c
+         WHERE f.version_id = p_version_id ORDER BY f.position
+    LOOP
+        v_checks := v_checks || format(', CONSTRAINT %I CHECK (%s)', v_check.constraint_name, v_check.expression);
     END LOOP;
 
     -- History: append-only, bitemporal. No primary key: a correction is a second row
     -- for the same (entity, event_ts) with a later created_ts.
     EXECUTE format(
-        'CREATE TABLE fs_offline.%I (%s event_ts timestamptz NOT NULL, created_ts timestamptz NOT NULL DEFAULT now(), batch_id bigint, %s%s) PARTITION BY RANGE (event_ts)',
-        v_offline, coalesce(v_key_cols || ',', ''), v_feature_cols, v_checks);
+        'CREATE TABLE fs_offline.%I (%s event_ts timestamptz NOT NULL, created_ts timestamptz NOT NULL DEFAULT now(), batch_id bigint, %s,'
+        ' CONSTRAINT event_ts__not_before_1970 CHECK (event_ts >= ''1970-01-01 00:00+00''),'
+        -- now() in a CHECK: rows only ever get older, so a re-check (a restore) still passes.
+        ' CONSTRAINT event_ts__not_in_future CHECK (event_ts <= now() + %L::interval)%s) PARTITION BY RANGE (event_ts)',
+        v_offline, coalesce(v_key_cols || ',', ''), v_feature_cols, fs.max_future_skew(), v_checks);
     -- Rows outside every range partition land here instead of failing the write.
     EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I DEFAULT',
                    v_offline || '_default', v_offline);
-    EXECUTE format('CREATE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_offline,
+    -- Newest-first per entity; ties on event_ts (corrections) are few and sorted after.
+    EXECUTE format('CREATE INDEX ON fs_offline.%I (%s event_ts DESC)', v_offline,
                    (SELECT coalesce(string_agg(format('%I, ', k), ''), '') FROM unnest(v_keys) k));
 
     -- Online: newest value per entity. A global view has one row, keyed by global_key.
@@ -75,9 +79,9 @@ BEGIN
 
     EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_offline);
     EXECUTE format('GRANT INSERT ON fs_offline.%I TO fs_writer', v_offline);
-    EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_offline || '_default');
     EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_online);
 
+    PERFORM fs.install_history_triggers(p_version_id);
     PERFORM fs.comment_version_tables(p_version_id);
 END
 $$;

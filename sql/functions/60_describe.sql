@@ -1,6 +1,7 @@
 -- 60_describe: reading the catalog: catalog views for BI tools and analysts, and the
 -- describe/list functions the CLI and client call.
--- Owns: fs.feature_views, fs.features, fs.feature_services, fs.lineage (views),
+-- Owns: fs.feature_views, fs.features, fs.feature_services, fs.lineage,
+--       fs.feature_view_stats (views), fs.resolve_version, fs.view_columns,
 --       fs.row_count, fs.list_feature_views, fs.describe_feature_view.
 
 CREATE OR REPLACE VIEW fs.feature_views AS
@@ -61,24 +62,59 @@ CREATE OR REPLACE VIEW fs.lineage AS
 SELECT source_kind, source_name, target_kind, target_name, created_at FROM fs.lineage_edge;
 COMMENT ON VIEW fs.lineage IS 'Lineage edges: entity/source -> feature view version -> feature service version -> training set -> model.';
 
-CREATE OR REPLACE FUNCTION fs.row_count(p_view text, p_version integer DEFAULT NULL)
-RETURNS bigint
+CREATE OR REPLACE FUNCTION fs.resolve_version(p_ref text)
+RETURNS fs.feature_view_version
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_table text;
-    v_count bigint;
+    v_parts text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]*)(?:@(\d+))?$');
+    v_row   fs.feature_view_version;
 BEGIN
-    SELECT vv.offline_table INTO v_table
-      FROM fs.feature_view fv JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id
-     WHERE fv.name = p_view AND vv.version = coalesce(p_version, fv.current_version);
-    IF v_table IS NULL THEN
-        RAISE EXCEPTION 'feature view %@% does not exist', p_view, coalesce(p_version::text, 'current') USING ERRCODE = 'YF006';
+    IF v_parts IS NULL THEN
+        RAISE EXCEPTION 'invalid feature view reference %', quote_literal(coalesce(p_ref, 'NULL'))
+            USING ERRCODE = 'YF006', HINT = 'Write view or view@version, e.g. user_stats@2.';
     END IF;
-    EXECUTE format('SELECT count(*) FROM fs_offline.%I', v_table) INTO v_count;
-    RETURN v_count;
+    SELECT vv.* INTO v_row
+      FROM fs.feature_view fv JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id
+     WHERE fv.name = v_parts[1] AND vv.version = coalesce(v_parts[2]::integer, fv.current_version);
+    IF NOT FOUND THEN
+        IF EXISTS (SELECT 1 FROM fs.feature_view WHERE name = v_parts[1]) THEN
+            RAISE EXCEPTION 'feature view % has no version %', v_parts[1], v_parts[2]
+                USING ERRCODE = 'YF006', HINT = format('fspg describe %s lists its versions.', v_parts[1]);
+        END IF;
+        RAISE EXCEPTION 'feature view % does not exist', v_parts[1]
+            USING ERRCODE = 'YF006', HINT = 'fspg ls lists the feature views.';
+    END IF;
+    RETURN v_row;
 END
+$$;
+COMMENT ON FUNCTION fs.resolve_version(text) IS 'The catalog row of view or view@version (the current version by default); raises YF006.';
+
+CREATE OR REPLACE FUNCTION fs.view_columns(p_ref text)
+RETURNS TABLE (name text, role text, dtype text, sql_type text, version_id integer, version integer)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH v AS (SELECT * FROM fs.resolve_version(p_ref))
+    SELECT k.name, 'key', k.dtype, k.sql_type, v.version_id, v.version FROM v, fs.key_columns(v.version_id) k
+    UNION ALL
+    SELECT 'event_ts', 'event_ts', 'timestamp', 'timestamptz', v.version_id, v.version FROM v
+    UNION ALL
+    SELECT f.name, 'feature', f.dtype, fs.sql_type(f.dtype), v.version_id, v.version
+      FROM v JOIN fs.feature f ON f.version_id = v.version_id
+$$;
+COMMENT ON FUNCTION fs.view_columns(text) IS 'The columns a batch for view[@version] may carry: keys, event_ts, features, with dtypes and SQL types.';
+
+CREATE OR REPLACE FUNCTION fs.row_count(p_view text, p_version integer DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- From the statement-level deltas the history guard records: exact and O(deltas).
+    SELECT coalesce(sum(s.rows), 0)::bigint
+      FROM fs.resolve_version(p_view || coalesce('@' || p_version, '')) v
+      LEFT JOIN fs.history_stats s ON s.version_id = v.version_id
 $$;
 COMMENT ON FUNCTION fs.row_count(text, integer) IS 'Rows in the history of a feature view version (the current one by default).';
 
@@ -149,3 +185,23 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.describe_feature_view(text, integer) IS 'Everything about one feature view version as jsonb: features, rules, versions, tables, lineage.';
+
+CREATE OR REPLACE VIEW fs.feature_view_stats AS
+SELECT fv.name AS feature_view,
+       vv.version,
+       vv.version = fv.current_version AS is_current,
+       coalesce(h.rows, 0)::bigint AS rows,
+       h.min_event_ts AS oldest_event,
+       h.max_event_ts AS newest_event,
+       b.last_ingest_at,
+       coalesce(b.batches, 0) AS batches,
+       coalesce(q.waiting, 0) AS quarantined_rows
+  FROM fs.feature_view fv
+  JOIN fs.feature_view_version vv USING (view_id)
+  LEFT JOIN (SELECT version_id, sum(rows) AS rows, min(min_event_ts) AS min_event_ts, max(max_event_ts) AS max_event_ts
+               FROM fs.history_stats GROUP BY version_id) h USING (version_id)
+  LEFT JOIN (SELECT version_id, max(finished_at) AS last_ingest_at, count(*) AS batches
+               FROM fs.ingest_batch GROUP BY version_id) b USING (version_id)
+  LEFT JOIN (SELECT version_id, count(*) AS waiting
+               FROM fs.quarantine WHERE replayed_batch_id IS NULL GROUP BY version_id) q USING (version_id);
+COMMENT ON VIEW fs.feature_view_stats IS 'Per feature view version: rows, oldest and newest event, last ingest, batches, rows waiting in quarantine.';

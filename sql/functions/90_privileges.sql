@@ -1,25 +1,53 @@
--- 90_privileges: who may call which catalog function. Applied last, after every
--- function exists. Generated tables and views are granted where they are created
--- (40_tables.sql). Role ladder: fs_admin > fs_writer > fs_reader > fs_serving.
+-- 90_privileges: who may call which fs function. Applied after every function exists.
+-- Generated tables and views are granted where they are created (40_tables.sql).
+-- Role ladder: fs_admin > fs_writer > fs_reader > fs_serving; each has what is below.
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA fs FROM PUBLIC;
 
--- Defining features: fs_admin. These are SECURITY DEFINER, so admins create tables
--- without owning the schemas.
+-- fs_admin defines features and runs upkeep. SECURITY DEFINER functions, so admins
+-- create tables without owning the schemas.
 GRANT EXECUTE ON FUNCTION fs.apply(jsonb, boolean) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.apply_entity(jsonb) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.apply_feature_view(jsonb) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.apply_feature_service(jsonb) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.maintain(integer) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.drop_expired_partitions(integer) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.fold_history_stats(integer) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.forget(text, jsonb, text) TO fs_admin;
 
--- Reading the catalog: fs_reader (analysts, BI tools). These run as the caller.
+-- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging
+-- table); only partition creation runs as the owner.
+GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, bigint, jsonb, timestamptz, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.replay_quarantine(bigint, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz) TO fs_writer;
+
+-- fs_reader reads the catalog and history (analysts, BI tools). These run as the caller.
 GRANT SELECT ON ALL TABLES IN SCHEMA fs TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.row_count(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.list_feature_views() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.describe_feature_view(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.resolve_feature_ref(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.resolve_version(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.view_columns(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.key_columns(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.sql_type(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.normalize_dtype(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.vector_dimension(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.is_numeric_dtype(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.is_valid_input(text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.integer_fits(text, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.check_name(text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.reserved_columns() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.rule_checks(text, text, jsonb, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.normalize_rules(text, text, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.feature_constraint(text, text, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.max_future_skew() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.period_start(text, timestamptz) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.partition_name(integer, text, timestamptz) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.settle_as_of(timestamptz, interval) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.history_query(text, timestamptz, timestamptz, text[], timestamptz, text) TO fs_reader;

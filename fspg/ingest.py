@@ -1,0 +1,227 @@
+"""The write path, client side.
+
+Two ways into history, one result (every row inserted or quarantined, the batch whole
+or not at all):
+
+- fast path: when every column already has the history table's type and the input can
+  be read twice, the batch is copied (binary COPY) straight into the history table
+  inside a savepoint. The table's CHECK constraints and history guard validate each
+  row; ``fs.log_direct_batch`` logs it.
+- staging path: otherwise, or when the fast path meets a bad row (its savepoint is
+  rolled back), the batch is copied into a temp staging table and ``fs.ingest``
+  validates it set-wise, appends the good rows and quarantines the bad ones.
+
+Memory stays bounded by the chunk size: batches are shaped, encoded (pgpq) and sent one
+at a time. Temp tables vanish with the session, so a client that dies mid-batch leaves
+nothing behind.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from fspg.arrow import BatchShaper, BatchSource, ViewColumn, to_source
+
+VIEW_COLUMNS = "SELECT name, role, dtype FROM fs.view_columns(%(view)s)"
+VERSION = "SELECT version_id, offline_table FROM fs.resolve_version(%(view)s)"
+NEXT_BATCH_ID = "SELECT nextval('fs.ingest_batch_id_seq')"
+ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(lo)s, %(hi)s)"
+FUTURE_LIMIT = "SELECT now() + fs.max_future_skew()"
+INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
+          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s)")
+LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
+              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(rows)s, %(columns)s,"
+              " %(lo)s, %(hi)s, %(started)s)")
+REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
+          " FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s)")
+SET_WORK_MEM = "SELECT set_config('work_mem', %(work_mem)s, true)"
+MODES = ("quarantine", "strict")
+# Memory for the history triggers' transition table, for this transaction only: a
+# batch that fits stays off disk (measured: the trigger's cost halves at 1M rows).
+INGEST_WORK_MEM = "256MB"
+# Errors by which the history table refuses a row: the staging path sorts them out.
+ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException)
+_staging_names = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one batch: every row is either inserted or quarantined."""
+
+    batch_id: int
+    feature_view: str
+    version: int
+    rows_in: int
+    inserted: int
+    quarantined: int
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    path: str = "staging"
+
+    @property
+    def rows_per_second(self) -> float:
+        """Rows in per second of wall time, staging included."""
+        return self.rows_in / self.seconds if self.seconds else 0.0
+
+
+def view_columns(conn: psycopg.Connection, view: str) -> list[ViewColumn]:
+    """The columns a batch for ``view`` (or ``view@N``) may carry."""
+    return [ViewColumn(*row) for row in conn.execute(VIEW_COLUMNS, {"view": view})]
+
+
+def insert_batch(
+    conn: psycopg.Connection,
+    view: str,
+    data: Any,
+    *,
+    timestamp: Any = None,
+    mode: str = "quarantine",
+    source: str | None = None,
+    chunk_rows: int = 65_536,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Ingest ``data`` into ``view`` (see FeatureStore.insert_batch)."""
+    from fspg.errors import InvalidArgument
+
+    if mode not in MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    started = time.perf_counter()
+    batches = to_source(data, chunk_rows=chunk_rows)
+    shaper = BatchShaper(batches.schema, view_columns(conn, view), view=view, timestamp=timestamp)
+    if shaper.direct and batches.rewindable:
+        result = _try_direct(conn, view, batches, shaper, mode=mode, source=source, progress=progress)
+        if result is not None:
+            return _timed(result, started, "direct")
+        shaper.restart()
+    with conn.transaction():
+        row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, progress=progress)
+    return _timed(IngestResult(*row), started, "staging")
+
+
+def _timed(result: IngestResult, started: float, path: str) -> IngestResult:
+    return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started, "path": path})
+
+
+def _event_range(conn: psycopg.Connection, batches: BatchSource, shaper: BatchShaper):
+    """The batch's event-time range, or None when some event lies outside [1970, now + skew]
+    (those rows are bad, and the staging path quarantines them)."""
+    if shaper.stamp is not None:
+        from fspg.offline import utc
+
+        lo = hi = utc(shaper.stamp)
+    else:
+        lo, hi = batches.column_range("event_ts")
+        if lo is None:
+            return None
+        lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc) for v in (lo, hi))
+    floor = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    ceiling = conn.execute(FUTURE_LIMIT).fetchone()[0]
+    return (lo, hi) if floor <= lo and hi <= ceiling else None
+
+
+def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> IngestResult | None:
+    from pgpq import ArrowToPostgresBinaryEncoder
+
+    version_id, table = conn.execute(VERSION, {"view": view}).fetchone()
+    event_range = _event_range(conn, batches, shaper)
+    if event_range is None:
+        return None
+    lo, hi = event_range
+    # Partitions first, in a transaction of their own when we can, so the batch's
+    # transaction does not hold the partition lock while it copies.
+    if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:
+        with conn.transaction():
+            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "lo": lo, "hi": hi})
+    else:
+        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "lo": lo, "hi": hi})
+    started_at = dt.datetime.now(dt.timezone.utc)
+    encoder = ArrowToPostgresBinaryEncoder(shaper.data_schema.append(_batch_id_field()))
+    columns = [f.name for f in shaper.data_schema] + ["batch_id"]
+    copy_sql = sql.SQL("COPY fs_offline.{} ({}) FROM STDIN (FORMAT BINARY)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+    sent = []
+    try:
+        with conn.transaction():
+            conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+            batch_id = conn.execute(NEXT_BATCH_ID).fetchone()[0]
+            with conn.cursor() as cur:
+                # The default writer, not psycopg's queued one: its queue can hold a
+                # hundred MB of encoded rows when the server is the slower side.
+                with cur.copy(copy_sql) as copy:
+                    copy.write(encoder.write_header())
+                    for batch in batches.batches():
+                        shaped = shaper.shape(batch, numbered=False)
+                        copy.write(encoder.write_batch(shaped.append_column(_batch_id_field(), _constant(batch_id, shaped.num_rows))))
+                        sent.append(batch.num_rows)
+                        if progress:
+                            progress(batch.num_rows)
+                    copy.write(encoder.finish())
+                rows = cur.rowcount
+            row = conn.execute(LOG_DIRECT, {
+                "batch_id": batch_id, "view": view, "mode": mode, "source": source, "rows": rows,
+                "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
+                "lo": lo, "hi": hi, "started": started_at}).fetchone()
+        return IngestResult(*row)
+    except ROW_REFUSED:
+        if progress and sent:
+            progress(-sum(sent))  # the second pass counts again
+        return None
+
+
+def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, progress):
+    from pgpq import ArrowToPostgresBinaryEncoder
+
+    encoder = ArrowToPostgresBinaryEncoder(shaper.schema)
+    staging = f"fs_stage_{next(_staging_names)}"
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(col.name), sql.SQL(col.data_type.ddl()))
+        for col in encoder.schema().columns)
+    conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+    conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(staging), columns))
+    with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(staging))) as copy:
+        copy.write(encoder.write_header())
+        for batch in batches.batches():
+            copy.write(encoder.write_batch(shaper.shape(batch)))
+            if progress:
+                progress(batch.num_rows)
+        copy.write(encoder.finish())
+    row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source}).fetchone()
+    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
+    return row
+
+
+def _batch_id_field():
+    import pyarrow as pa
+
+    return pa.field("batch_id", pa.int64())
+
+
+def _constant(value: int, rows: int):
+    import pyarrow as pa
+
+    return pa.repeat(pa.scalar(value, pa.int64()), rows)
+
+
+_PG_TYPES = {"bool": "boolean", "int": "integer", "bigint": "bigint", "float4": "real", "float8": "double precision",
+             "text": "text", "timestamp": "timestamp with time zone", "date": "date"}
+
+
+def _pg_type(shaper: BatchShaper, name: str) -> str:
+    dtype = shaper.dtypes[name]
+    base = dtype.removesuffix("[]")
+    return _PG_TYPES[base] + ("[]" if dtype.endswith("[]") else "")
+
+
+def replay(conn: psycopg.Connection, batch_id: int, *, view: str | None = None, mode: str = "quarantine") -> IngestResult:
+    """Re-validate the quarantined rows of a batch as a new batch (into ``view``, default the current version)."""
+    started = time.perf_counter()
+    with conn.transaction():
+        row = conn.execute(REPLAY, {"batch_id": batch_id, "view": view, "mode": mode}).fetchone()
+    return _timed(IngestResult(*row), started, "staging")

@@ -1,0 +1,95 @@
+"""Offline reads: the values in effect at a moment (``load_batch``) and raw history
+ranges (``load_history``), streamed to Arrow.
+
+fspg builds the query in SQL (``fs.load_batch_query``, ``fs.history_query``: the
+point-in-time rule lives there once) and runs it through the ADBC PostgreSQL driver,
+which reads results with binary COPY straight into Arrow buffers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Sequence
+
+import psycopg
+import pyarrow as pa
+
+from fspg.connection import to_uri
+from fspg.errors import InvalidArgument, SchemaMismatch
+
+LOAD_BATCH_QUERY = ("SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s)")
+HISTORY_QUERY = ("SELECT fs.history_query(%(view)s, %(start)s, %(end)s, %(features)s, %(as_of)s, %(entities)s)")
+SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
+KEY_COLUMNS = "SELECT name FROM fs.view_columns(%(view)s) WHERE role = 'key'"
+ENTITY_TABLE = "fs_entities"
+
+
+def utc(value: Any) -> dt.datetime | None:
+    """A datetime in UTC (naive ones are UTC); ISO strings and dates accepted."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value, dt.time())
+    if not isinstance(value, dt.datetime):
+        raise InvalidArgument(f"expected a datetime, got {value!r}")
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table:
+    """The requested entities as an Arrow table of key columns plus their order (fs_ord)."""
+    keys = [row[0] for row in conn.execute(KEY_COLUMNS, {"view": view})]
+    if not keys:
+        raise InvalidArgument(f"{view} is a global view: it has no entities to select")
+    if isinstance(entities, dict):
+        table = pa.table(entities)
+    elif isinstance(entities, pa.Table):
+        table = entities
+    elif len(keys) == 1 and isinstance(entities, Sequence) and not isinstance(entities, (str, bytes)):
+        table = pa.table({keys[0]: list(entities)})
+    else:
+        table = pa.table(entities)
+    missing = [k for k in keys if k not in table.column_names]
+    if missing:
+        raise SchemaMismatch(f"entities lack key column(s) {', '.join(missing)} of {view}")
+    table = table.select(keys)
+    return table.append_column("fs_ord", pa.array(range(1, table.num_rows + 1), pa.int64()))
+
+
+def read_arrow(dsn: str, query: str, entities: pa.Table | None = None) -> pa.Table:
+    """Run ``query`` through ADBC and return the whole result as an Arrow table."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
+        if entities is not None:
+            cur.adbc_ingest(ENTITY_TABLE, entities, mode="create", temporary=True)
+        cur.execute(query)
+        return cur.fetch_arrow_table()
+
+
+def read_batches(dsn: str, query: str, entities: pa.Table | None = None):
+    """Run ``query`` through ADBC and yield its result as record batches (bounded memory)."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
+        if entities is not None:
+            cur.adbc_ingest(ENTITY_TABLE, entities, mode="create", temporary=True)
+        cur.execute(query)
+        reader = cur.fetch_record_batch()
+        yield from reader
+
+
+def build_query(conn: psycopg.Connection, kind: str, view: str, *, entities: Any = None, as_of: Any = None,
+                **params: Any) -> tuple[str, pa.Table | None]:
+    """The SELECT for a read (kind: load_batch or history) and the entity table it joins, if any.
+
+    A given ``as_of`` is settled first: the call waits for writers that started before it.
+    """
+    as_of = utc(as_of)
+    if as_of is not None:
+        conn.execute(SETTLE, {"as_of": as_of})
+    table = entity_table(conn, view, entities) if entities is not None else None
+    args = {"view": view, "as_of": as_of, "entities": f"pg_temp.{ENTITY_TABLE}" if table is not None else None,
+            "features": list(params.pop("features")) if params.get("features") is not None else None, **params}
+    query = conn.execute(LOAD_BATCH_QUERY if kind == "load_batch" else HISTORY_QUERY, args).fetchone()[0]
+    return query, table

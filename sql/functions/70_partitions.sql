@@ -1,0 +1,162 @@
+-- 70_partitions: time partitions of history tables, and their upkeep.
+-- Owns: fs.period_start, fs.partition_name, fs.ensure_partitions (create missing range
+--       partitions, moving rows out of the default partition first),
+--       fs.drop_expired_partitions (retention), fs.fold_history_stats, fs.maintain.
+-- Periods are computed in UTC whatever the session's TimeZone.
+
+CREATE OR REPLACE FUNCTION fs.period_start(p_granularity text, p_ts timestamptz)
+RETURNS timestamptz
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT date_trunc(p_granularity, p_ts, 'UTC') $$;
+COMMENT ON FUNCTION fs.period_start(text, timestamptz) IS 'Start (UTC) of the day/week/month/year partition period holding p_ts.';
+
+CREATE OR REPLACE FUNCTION fs.partition_name(p_version_id integer, p_offline_table text, p_start timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- <table>_YYYYMMDD; long view names with many versions fall back to a short name.
+    SELECT CASE WHEN length(p_offline_table) + 9 <= 63
+                THEN p_offline_table || '_' || to_char(p_start AT TIME ZONE 'UTC', 'YYYYMMDD')
+                ELSE format('fs_v%s_%s', p_version_id, to_char(p_start AT TIME ZONE 'UTC', 'YYYYMMDD')) END
+$$;
+COMMENT ON FUNCTION fs.partition_name(integer, text, timestamptz) IS 'Name of the history partition of a version that starts at p_start.';
+
+CREATE OR REPLACE FUNCTION fs.ensure_partitions(p_version_id integer, p_from timestamptz, p_to timestamptz)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_table   text;
+    v_gran    text;
+    v_start   timestamptz;
+    v_end     timestamptz;
+    v_name    text;
+    v_moved   bigint;
+    v_created integer := 0;
+BEGIN
+    IF p_from IS NULL OR p_to IS NULL THEN
+        RETURN 0;
+    END IF;
+    SELECT offline_table, partition_by INTO v_table, v_gran
+      FROM fs.feature_view_version WHERE version_id = p_version_id;
+    -- One creator per version at a time; the others find the partitions made.
+    PERFORM pg_advisory_xact_lock(hashtext('fspg.partitions'), p_version_id);
+    v_start := fs.period_start(v_gran, greatest(p_from, '1970-01-01 00:00+00'));
+    WHILE v_start <= p_to LOOP
+        v_end := v_start + ('1 ' || v_gran)::interval;
+        v_name := fs.partition_name(p_version_id, v_table, v_start);
+        IF to_regclass(format('fs_offline.%I', v_name)) IS NULL THEN
+            EXECUTE format('SELECT count(*) FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L',
+                           v_table || '_default', v_start, v_end) INTO v_moved;
+            IF v_moved = 0 THEN
+                EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
+                               v_name, v_table, v_start, v_end);
+            ELSE
+                -- Rows that arrived before their partition existed: move them in, then attach.
+                EXECUTE format('CREATE TABLE fs_offline.%I (LIKE fs_offline.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                               v_name, v_table);
+                EXECUTE format('WITH moved AS (DELETE FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L RETURNING *)'
+                               ' INSERT INTO fs_offline.%I SELECT * FROM moved',
+                               v_table || '_default', v_start, v_end, v_name);
+                EXECUTE format('ALTER TABLE fs_offline.%I ATTACH PARTITION fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
+                               v_table, v_name, v_start, v_end);
+                INSERT INTO fs.maintenance_log (version_id, action, detail)
+                VALUES (p_version_id, 'move from default', format('%s rows into %s', v_moved, v_name));
+            END IF;
+            INSERT INTO fs.maintenance_log (version_id, action, detail)
+            VALUES (p_version_id, 'create partition', format('%s [%s, %s)', v_name, v_start, v_end));
+            v_created := v_created + 1;
+        END IF;
+        v_start := v_end;
+    END LOOP;
+    RETURN v_created;
+END
+$$;
+COMMENT ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz) IS 'Creates the missing history partitions of a version covering [p_from, p_to], moving rows out of the default partition; returns how many it created.';
+
+CREATE OR REPLACE FUNCTION fs.drop_expired_partitions(p_version_id integer)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_retention interval;
+    v_part      record;
+    v_rows      bigint;
+    v_dropped   integer := 0;
+BEGIN
+    SELECT retention INTO v_retention FROM fs.feature_view_version WHERE version_id = p_version_id;
+    IF v_retention IS NULL THEN
+        RETURN 0;
+    END IF;
+    FOR v_part IN
+        SELECT c.relname, (regexp_match(pg_get_expr(c.relpartbound, c.oid), 'TO \(''([^'']+)''\)'))[1]::timestamptz AS upper_bound
+          FROM pg_inherits i
+          JOIN pg_class c ON c.oid = i.inhrelid
+          JOIN fs.feature_view_version v ON i.inhparent = format('fs_offline.%I', v.offline_table)::regclass
+         WHERE v.version_id = p_version_id AND pg_get_expr(c.relpartbound, c.oid) <> 'DEFAULT'
+    LOOP
+        CONTINUE WHEN v_part.upper_bound > now() - v_retention;
+        EXECUTE format('SELECT count(*) FROM fs_offline.%I', v_part.relname) INTO v_rows;
+        EXECUTE format('DROP TABLE fs_offline.%I', v_part.relname);
+        INSERT INTO fs.history_stats (version_id, rows) VALUES (p_version_id, -v_rows);
+        INSERT INTO fs.maintenance_log (version_id, action, detail)
+        VALUES (p_version_id, 'drop partition', format('%s (%s rows, ended %s, retention %s)',
+                                                       v_part.relname, v_rows, v_part.upper_bound, v_retention));
+        v_dropped := v_dropped + 1;
+    END LOOP;
+    RETURN v_dropped;
+END
+$$;
+COMMENT ON FUNCTION fs.drop_expired_partitions(integer) IS 'Drops the history partitions of a version that ended before now() - retention; logs each.';
+
+CREATE OR REPLACE FUNCTION fs.fold_history_stats(p_version_id integer)
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    WITH gone AS (DELETE FROM fs.history_stats WHERE version_id = p_version_id RETURNING *)
+    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
+    SELECT p_version_id, sum(rows), min(min_event_ts), max(max_event_ts) FROM gone HAVING count(*) > 0;
+END
+$$;
+COMMENT ON FUNCTION fs.fold_history_stats(integer) IS 'Folds the statistics deltas of a version into one row.';
+
+CREATE OR REPLACE FUNCTION fs.maintain(p_ahead integer DEFAULT 2)
+RETURNS TABLE (feature_view text, version integer, partitions_created integer, partitions_dropped integer, default_rows_moved bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v record;
+    v_min timestamptz;
+    v_max timestamptz;
+    v_default_rows bigint;
+BEGIN
+    FOR v IN
+        SELECT vv.version_id, fv.name, vv.version, vv.offline_table, vv.partition_by
+          FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
+         WHERE vv.status = 'active' ORDER BY fv.name, vv.version
+    LOOP
+        feature_view := v.name;
+        version := v.version;
+        -- Rows parked in the default partition get partitions of their own.
+        EXECUTE format('SELECT count(*), min(event_ts), max(event_ts) FROM fs_offline.%I', v.offline_table || '_default')
+           INTO v_default_rows, v_min, v_max;
+        default_rows_moved := v_default_rows;
+        partitions_created := fs.ensure_partitions(v.version_id, v_min, v_max);
+        -- And partitions ahead, so ingest of current data never has to create one.
+        partitions_created := partitions_created + fs.ensure_partitions(
+            v.version_id, now(), now() + p_ahead * ('1 ' || v.partition_by)::interval);
+        partitions_dropped := fs.drop_expired_partitions(v.version_id);
+        PERFORM fs.fold_history_stats(v.version_id);
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION fs.maintain(integer) IS 'Partition upkeep for every active version: adopt default-partition rows, create p_ahead periods ahead, drop by retention, fold stats. fspg maintain and pg_cron call it.';

@@ -1,0 +1,338 @@
+-- 74_ingest: the write path. A client stages a batch in a table of its own (a temp
+-- table filled by binary COPY); one call of fs.ingest validates it set-wise, creates
+-- missing partitions, appends the good rows to history, quarantines the bad ones with
+-- every rule they break, logs the batch and returns the counts. It runs in the
+-- caller's transaction: the batch lands whole or not at all.
+-- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table), fs.ingest,
+--       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
+--
+-- Fast path (docs/decisions.md): a client whose batch already has the history
+-- table's exact column types may COPY it straight into the history table inside a
+-- savepoint, where the CHECK constraints and the history guard validate every row, and
+-- then log it with fs.log_direct_batch. If any row is bad the savepoint is rolled back
+-- and the batch goes through staging and fs.ingest, which quarantines the bad rows.
+--
+-- Staging columns: the view's key columns and event_ts (required), any of its
+-- features (missing ones are NULL), and optionally fs_row (the row's position in the
+-- input, kept in quarantine so users find it in their file). Types may differ from the
+-- view's: text is parsed per row (unparsable values quarantine the row with rule
+-- <column>__type), timestamp without time zone is read as UTC, real[] becomes vector.
+-- Generated column names that start with '?' cannot collide with feature names.
+
+CREATE OR REPLACE FUNCTION fs.integer_fits(p_expr text, p_from text, p_to text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('(%s%s BETWEEN %s AND %s)',
+                  CASE WHEN p_from = 'bigint' THEN '' ELSE format('%1$s = trunc(%1$s) AND ', p_expr) END,
+                  p_expr,
+                  CASE p_to WHEN 'integer' THEN '-2147483648' ELSE '-9223372036854775808' END,
+                  CASE p_to WHEN 'integer' THEN '2147483647' ELSE '9223372036854775807' END)
+$$;
+COMMENT ON FUNCTION fs.integer_fits(text, text, text) IS 'SQL predicate: the numeric expression p_expr (of type p_from) is a whole number that fits integer type p_to.';
+
+CREATE OR REPLACE FUNCTION fs.ingest_query(p_version_id integer, p_staging regclass, p_future timestamptz,
+                                           OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
+                                           OUT history_columns text, OUT typed_columns text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ref     text;
+    v_staged  jsonb;
+    v_col     record;
+    v_check   record;
+    v_stype   text;
+    v_dim     integer;
+    v_select  text[] := '{}';
+    v_checks  text[] := '{}';   -- reason, predicate, reason, predicate, ...
+    v_unknown text;
+    v_missing text;
+BEGIN
+    SELECT format('%s@%s', fv.name, vv.version) INTO v_ref
+      FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id) WHERE vv.version_id = p_version_id;
+    SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+      INTO v_staged
+      FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped;
+
+    SELECT string_agg(s ->> 'name', ', ') INTO v_unknown
+      FROM jsonb_array_elements(v_staged) s
+     WHERE s ->> 'name' <> 'fs_row' AND NOT EXISTS (SELECT 1 FROM fs.view_columns(v_ref) c WHERE c.name = s ->> 'name');
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown column(s) % for feature view %', v_unknown, v_ref
+            USING ERRCODE = 'YF011',
+                  DETAIL = format('%s has columns %s.', v_ref, (SELECT string_agg(c.name, ', ') FROM fs.view_columns(v_ref) c)),
+                  HINT = 'Drop or rename the extra columns; fspg never drops data silently.';
+    END IF;
+    SELECT string_agg(c.name, ', ') INTO v_missing
+      FROM fs.view_columns(v_ref) c
+     WHERE c.role IN ('key', 'event_ts') AND NOT v_staged @> jsonb_build_array(jsonb_build_object('name', c.name));
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'missing column(s) % for feature view %', v_missing, v_ref
+            USING ERRCODE = 'YF010',
+                  HINT = 'Every row needs the entity key columns and event_ts (the client stamps event_ts from timestamp=).';
+    END IF;
+
+    history_columns := '';
+    typed_columns := '';
+    FOR v_col IN SELECT * FROM fs.view_columns(v_ref) LOOP
+        SELECT s ->> 'type' INTO v_stype FROM jsonb_array_elements(v_staged) s WHERE s ->> 'name' = v_col.name;
+        v_dim := fs.vector_dimension(v_col.dtype);
+        IF v_stype IS NULL THEN
+            v_select := v_select || format('NULL::%s AS %I', v_col.sql_type, v_col.name);
+        ELSIF v_stype = format_type(v_col.sql_type::regtype, NULL) THEN
+            v_select := v_select || format('s.%I', v_col.name);
+        ELSIF v_stype = 'timestamp without time zone' AND v_col.sql_type = 'timestamptz' THEN
+            v_select := v_select || format('s.%1$I AT TIME ZONE ''UTC'' AS %1$I', v_col.name);
+        ELSIF v_stype = 'text' THEN
+            v_select := v_select
+                || format('CASE WHEN fs.is_valid_input(s.%1$I, %2$L) THEN s.%1$I::%2$s END AS %1$I', v_col.name, v_col.sql_type)
+                || format('NOT fs.is_valid_input(s.%I, %L) AS %I', v_col.name, v_col.sql_type, '?type:' || v_col.name);
+            v_checks := v_checks || ARRAY[v_col.name || '__type', format('t.%I', '?type:' || v_col.name)];
+        ELSIF v_dim IS NOT NULL AND v_stype IN ('real[]', 'double precision[]', 'numeric[]') THEN
+            v_select := v_select
+                || format('CASE WHEN cardinality(s.%1$I) = %2$s AND array_position(s.%1$I, NULL) IS NULL THEN s.%1$I::real[]::%3$s END AS %1$I',
+                          v_col.name, v_dim, v_col.sql_type)
+                || format('(s.%1$I IS NOT NULL AND (cardinality(s.%1$I) <> %2$s OR array_position(s.%1$I, NULL) IS NOT NULL)) AS %3$I',
+                          v_col.name, v_dim, '?dimension:' || v_col.name);
+            v_checks := v_checks || ARRAY[v_col.name || '__dimension', format('t.%I', '?dimension:' || v_col.name)];
+        ELSIF v_col.sql_type IN ('integer', 'bigint') AND v_stype IN ('bigint', 'double precision', 'real', 'numeric') THEN
+            -- Narrowing to an integer: out-of-range or fractional values quarantine the row
+            -- (a plain cast would round 1.5 to 2, or fail the whole batch on overflow).
+            v_select := v_select
+                || format('CASE WHEN %2$s THEN s.%1$I::%3$s END AS %1$I',
+                          v_col.name, fs.integer_fits(format('s.%I', v_col.name), v_stype, v_col.sql_type), v_col.sql_type)
+                || format('NOT coalesce(%s, true) AS %I',
+                          fs.integer_fits(format('s.%I', v_col.name), v_stype, v_col.sql_type), '?type:' || v_col.name);
+            v_checks := v_checks || ARRAY[v_col.name || '__type', format('t.%I', '?type:' || v_col.name)];
+        ELSE
+            BEGIN
+                EXECUTE format('SELECT NULL::%s::%s', v_stype, v_col.sql_type);
+            EXCEPTION WHEN OTHERS THEN
+                RAISE EXCEPTION 'column % has type %, which cannot become % (dtype %)', v_col.name, v_stype, v_col.sql_type, v_col.dtype
+                    USING ERRCODE = 'YF010', HINT = 'Send the column as its dtype, or as text to have each value parsed.';
+            END;
+            v_select := v_select || format('s.%1$I::%2$s AS %1$I', v_col.name, v_col.sql_type);
+        END IF;
+        history_columns := history_columns || format('%I, ', v_col.name);
+        typed_columns := typed_columns || format('t.%I, ', v_col.name);
+
+        IF v_col.role = 'key' THEN
+            v_checks := v_checks || ARRAY[v_col.name || '__not_null', format('t.%I IS NULL', v_col.name)];
+        ELSIF v_col.role = 'event_ts' THEN
+            v_checks := v_checks
+                || ARRAY['event_ts__not_null', 't.event_ts IS NULL',
+                         'event_ts__not_before_1970', format('t.event_ts < %L', '1970-01-01 00:00+00'),
+                         'event_ts__not_in_future', format('t.event_ts > %L', p_future)];
+        ELSE
+            FOR v_check IN
+                SELECT r.* FROM fs.feature f, fs.rule_checks(f.name, f.dtype, f.rules, format('t.%I', f.name)) r
+                 WHERE f.version_id = p_version_id AND f.name = v_col.name
+            LOOP
+                -- A CHECK passes on NULL: a row is bad only where the rule is false.
+                v_checks := v_checks || ARRAY[v_check.constraint_name, format('(%s) IS FALSE', v_check.expression)];
+            END LOOP;
+        END IF;
+    END LOOP;
+
+    v_select := v_select || 'to_jsonb(s) - ''fs_row'' AS "?raw"'::text
+             || CASE WHEN v_staged @> '[{"name": "fs_row"}]' THEN 's.fs_row::bigint AS "?row"' ELSE 'NULL::bigint AS "?row"' END;
+    typed_query := format('SELECT %s FROM %s s', array_to_string(v_select, ', '), p_staging);
+    SELECT string_agg(format('(%s)', v_checks[i + 1]), ' OR '),
+           'array_remove(ARRAY[' || string_agg(format('CASE WHEN %s THEN %L END', v_checks[i + 1], v_checks[i]), ', ') || ']::text[], NULL)'
+      INTO bad_predicate, reasons_expr
+      FROM generate_subscripts(v_checks, 1) i WHERE i % 2 = 1;
+END
+$$;
+COMMENT ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) IS 'SQL pieces fs.ingest runs over a staging table: the typed query, the bad-row predicate, the reasons array, the history column lists.';
+
+CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL)
+RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_started     timestamptz := clock_timestamp();
+    v_version     fs.feature_view_version;
+    v_view        text;
+    v_batch       bigint;
+    v_q           record;
+    v_min         timestamptz;
+    v_max         timestamptz;
+    v_rows_in     bigint;
+    v_inserted    bigint;
+    v_quarantined bigint;
+    v_reasons     jsonb;
+    v_sample      record;
+    v_future      timestamptz := now() + fs.max_future_skew();
+    v_timezone    text := current_setting('TimeZone');
+BEGIN
+    -- Text timestamps without an offset are UTC on every path, whatever the session says.
+    PERFORM set_config('TimeZone', 'UTC', true);
+    IF p_mode IS NULL OR p_mode NOT IN ('quarantine', 'strict') THEN
+        RAISE EXCEPTION 'mode must be quarantine or strict, got %', coalesce(quote_literal(p_mode), 'NULL')
+            USING ERRCODE = 'YF015';
+    END IF;
+    v_version := fs.resolve_version(p_view);
+    v_view := (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
+    v_q := fs.ingest_query(v_version.version_id, p_staging, v_future);
+
+    -- One pass: how many rows are bad, and the event-time range of the plausible ones
+    -- (so a typo like year 9999 does not create thousands of partitions).
+    EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %s),'
+                   ' min(t.event_ts) FILTER (WHERE t.event_ts BETWEEN %L AND %L),'
+                   ' max(t.event_ts) FILTER (WHERE t.event_ts BETWEEN %L AND %L) FROM (%s) t',
+                   v_q.bad_predicate, '1970-01-01 00:00+00', v_future, '1970-01-01 00:00+00', v_future, v_q.typed_query)
+       INTO v_rows_in, v_quarantined, v_min, v_max;
+
+    IF p_mode = 'strict' AND v_quarantined > 0 THEN
+        EXECUTE format('SELECT t."?row" AS row_number, t."?raw" AS data, %s AS reasons FROM (%s) t WHERE %s LIMIT 1',
+                       v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate)
+           INTO v_sample;
+        RAISE EXCEPTION 'batch rejected: row % breaks rule % (column %)',
+            coalesce(v_sample.row_number::text, '?'), array_to_string(v_sample.reasons, ', '),
+            split_part(v_sample.reasons[1], '__', 1)
+            USING ERRCODE = 'YF012',
+                  DETAIL = format('%s of %s rows are bad; the first: %s', v_quarantined, v_rows_in, left(v_sample.data::text, 1000)),
+                  HINT = 'Nothing was written. Fix the data, or ingest with mode quarantine to keep the good rows.';
+    END IF;
+    PERFORM fs.ensure_partitions(v_version.version_id, v_min, v_max);
+
+    v_batch := nextval('fs.ingest_batch_id_seq');
+    IF v_quarantined > 0 THEN
+        EXECUTE format('INSERT INTO fs.quarantine (batch_id, row_number, version_id, data, reasons)'
+                       ' SELECT %s, coalesce(t."?row", row_number() OVER ()), %s, t."?raw", %s FROM (%s) t WHERE %s',
+                       v_batch, v_version.version_id, v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate);
+        EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
+                       v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_q.bad_predicate);
+    ELSE
+        -- A clean batch (the usual case) skips the per-row checks here; the table's
+        -- constraints still hold every row to the rules.
+        EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
+                       v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
+    END IF;
+    GET DIAGNOSTICS v_inserted = ROW_COUNT;
+    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
+    VALUES (v_version.version_id, v_inserted, v_min, v_max);
+
+    SELECT coalesce(jsonb_object_agg(reason, n), '{}') INTO v_reasons
+      FROM (SELECT unnest(q.reasons) AS reason, count(*) AS n
+              FROM fs.quarantine q WHERE q.batch_id = v_batch GROUP BY 1 ORDER BY 1) r;
+    -- The CHECK on rows_in = inserted + quarantined is the promise that nothing is lost.
+    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
+    SELECT v_batch, v_version.version_id, p_mode, p_source, v_rows_in, v_inserted, v_quarantined, v_reasons,
+           (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+              FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
+           v_min, v_max, v_started, clock_timestamp();
+
+    PERFORM set_config('TimeZone', v_timezone, true);
+    RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
+END
+$$;
+COMMENT ON FUNCTION fs.ingest(text, regclass, text, text) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row.';
+
+CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text, p_rows bigint,
+                                               p_columns jsonb, p_min_event_ts timestamptz, p_max_event_ts timestamptz,
+                                               p_started_at timestamptz)
+RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_version fs.feature_view_version := fs.resolve_version(p_view);
+BEGIN
+    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
+    VALUES (p_batch_id, v_version.version_id, p_mode, p_source, p_rows, p_rows, 0, '{}',
+            p_columns, p_min_event_ts, p_max_event_ts, p_started_at, clock_timestamp());
+    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
+    VALUES (v_version.version_id, p_rows, p_min_event_ts, p_max_event_ts);
+    RETURN QUERY SELECT p_batch_id, (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id),
+                        v_version.version, p_rows, p_rows, 0::bigint, '{}'::jsonb;
+END
+$$;
+COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, bigint, jsonb, timestamptz, timestamptz, timestamptz) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined).';
+
+CREATE OR REPLACE FUNCTION fs.replay_quarantine(p_batch_id bigint, p_view text DEFAULT NULL, p_mode text DEFAULT 'quarantine')
+RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_batch  fs.ingest_batch;
+    v_target text;
+    v_result record;
+BEGIN
+    SELECT * INTO v_batch FROM fs.ingest_batch b WHERE b.batch_id = p_batch_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'batch % does not exist', p_batch_id USING ERRCODE = 'YF006', HINT = 'fspg batches lists them.';
+    END IF;
+    -- Into the view's current version unless told otherwise: the usual fix is a new
+    -- version with corrected rules.
+    v_target := coalesce(p_view, (SELECT fv.name FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
+                                   WHERE vv.version_id = v_batch.version_id));
+    DROP TABLE IF EXISTS pg_temp.fs_replay;
+    EXECUTE format('CREATE TEMP TABLE fs_replay (%s, fs_row bigint) ON COMMIT DROP',
+                   (SELECT string_agg(format('%I %s', c ->> 'name', c ->> 'type'), ', ')
+                      FROM jsonb_array_elements(v_batch.columns) c));
+    INSERT INTO pg_temp.fs_replay
+    SELECT r.* FROM jsonb_populate_recordset(NULL::pg_temp.fs_replay,
+        (SELECT jsonb_agg(q.data || jsonb_build_object('fs_row', q.row_number) ORDER BY q.row_number)
+           FROM fs.quarantine q WHERE q.batch_id = p_batch_id AND q.replayed_batch_id IS NULL)) r;
+    SELECT * INTO v_result FROM fs.ingest(v_target, 'pg_temp.fs_replay'::regclass, p_mode, format('replay of batch %s', p_batch_id));
+    UPDATE fs.quarantine q SET replayed_batch_id = v_result.batch_id
+     WHERE q.batch_id = p_batch_id AND q.replayed_batch_id IS NULL;
+    DROP TABLE pg_temp.fs_replay;
+    RETURN QUERY SELECT v_result.batch_id, v_result.feature_view, v_result.version, v_result.rows_in,
+                        v_result.inserted, v_result.quarantined, v_result.reasons;
+END
+$$;
+COMMENT ON FUNCTION fs.replay_quarantine(bigint, text, text) IS 'Re-validates the quarantined rows of a batch against view[@version] (default: the current version) as a new batch; rows still bad are quarantined again, nothing is lost.';
+
+CREATE OR REPLACE FUNCTION fs.forget(p_view text, p_entity jsonb, p_reason text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_view_id integer;
+    v_keys    text[];
+    v_where   text;
+    v_version record;
+    v_rows    bigint;
+    v_total   bigint := 0;
+BEGIN
+    SELECT fv.view_id, array_agg(k.name ORDER BY k.position) INTO v_view_id, v_keys
+      FROM fs.feature_view fv JOIN fs.entity_key k ON k.entity_id = fv.entity_id
+     WHERE fv.name = p_view GROUP BY fv.view_id;
+    IF v_view_id IS NULL THEN
+        RAISE EXCEPTION 'feature view % does not exist or has no entity', p_view USING ERRCODE = 'YF006';
+    END IF;
+    IF jsonb_typeof(p_entity) IS DISTINCT FROM 'object'
+       OR (SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(p_entity) k) IS DISTINCT FROM (SELECT array_agg(k ORDER BY k) FROM unnest(v_keys) k)
+       OR EXISTS (SELECT 1 FROM jsonb_each(p_entity) e WHERE jsonb_typeof(e.value) = 'null') THEN
+        RAISE EXCEPTION 'forget needs every key of % and nothing else: %', p_view, array_to_string(v_keys, ', ')
+            USING ERRCODE = 'YF015';
+    END IF;
+    SELECT string_agg(format('%I = %L', k, p_entity ->> k), ' AND ') INTO v_where FROM unnest(v_keys) k;
+    -- Every version: erasure means the entity is gone from all of the view's history.
+    FOR v_version IN SELECT version_id, offline_table, online_table FROM fs.feature_view_version WHERE view_id = v_view_id LOOP
+        EXECUTE format('DELETE FROM fs_offline.%I WHERE %s', v_version.offline_table, v_where);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        IF v_rows > 0 THEN
+            INSERT INTO fs.history_stats (version_id, rows) VALUES (v_version.version_id, -v_rows);
+        END IF;
+        v_total := v_total + v_rows;
+        EXECUTE format('DELETE FROM fs_online.%I WHERE %s', v_version.online_table, v_where);
+        DELETE FROM fs.quarantine q WHERE q.version_id = v_version.version_id AND q.data @> p_entity;
+    END LOOP;
+    INSERT INTO fs.erasure_log (view_name, entity_key, rows_deleted, reason) VALUES (p_view, p_entity, v_total, p_reason);
+    RETURN v_total;
+END
+$$;
+COMMENT ON FUNCTION fs.forget(text, jsonb, text) IS 'Right to erasure: deletes one entity from every version of a view (history, online, quarantine) and logs it; returns history rows deleted.';
