@@ -47,7 +47,7 @@ def main(ctx: click.Context, dsn: str | None) -> None:
 def _store(ctx: click.Context):
     from fspg.client import FeatureStore
 
-    return FeatureStore(ctx.obj["dsn"])
+    return FeatureStore(ctx.find_root().obj["dsn"])
 
 
 def _dsn(ctx: click.Context) -> str:
@@ -184,6 +184,199 @@ def describe(ctx: click.Context, name: str, as_json: bool) -> None:
     from fspg.describe import render
 
     click.echo(render(info))
+
+
+# -- offline store ----------------------------------------------------------------------
+def _print_result(result, as_json: bool, label: str = "") -> None:
+    if as_json:
+        from fspg.output import emit_json
+
+        emit_json({**result.__dict__, "seconds": round(result.seconds, 3)})
+        return
+    line = (f"{label}batch {result.batch_id} -> {result.feature_view}@{result.version}: {result.rows_in:,} rows in,"
+            f" {result.inserted:,} inserted, {result.quarantined:,} quarantined"
+            f" ({result.seconds:.2f}s, {result.rows_per_second:,.0f} rows/s)")
+    click.echo(line)
+    for reason, count in sorted(result.reasons.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {count:>10,}  {reason}")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("--mode", type=click.Choice(["quarantine", "strict"]), default="quarantine", show_default=True,
+              help="quarantine keeps good rows and sets bad ones aside; strict writes nothing if a row is bad.")
+@click.option("--timestamp", help="event_ts for every row when the file has no event_ts column (ISO 8601; naive = UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, timestamp: str | None, as_json: bool) -> None:
+    """Ingest Parquet, CSV or JSON Lines FILES into feature view NAME (or NAME@V); one batch per file."""
+    from fspg.files import open_source
+    from fspg.progress import Progress
+
+    with _store(ctx) as store:
+        for path in files:
+            source, total = open_source(path)
+            progress = Progress(f"{path}", total)
+            try:
+                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, progress=progress)
+            finally:
+                progress.close()
+            _print_result(result, as_json, label=f"{path}: ")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--at", "at", help="The moment whose values to load (ISO 8601; default now).")
+@click.option("--limit", type=int, help="At most this many entities.")
+@click.option("--as-of", help="Only rows the store had learned by this moment (reproducible reads).")
+@click.option("--features", help="Comma-separated features (default all).")
+@click.option("-o", "--output", type=click.Path(), help="Write to .parquet or .csv instead of printing.")
+@click.pass_context
+def load(ctx: click.Context, name: str, at: str | None, limit: int | None, as_of: str | None,
+         features: str | None, output: str | None) -> None:
+    """Load the feature values in effect at a moment, one row per entity."""
+    with _store(ctx) as store:
+        table = store.load_batch(name, timestamp=at, limit=limit, as_of=as_of,
+                                 features=features.split(",") if features else None)
+    _emit_table(table, output)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--start", help="First event time (inclusive, ISO 8601).")
+@click.option("--end", help="Last event time (exclusive, ISO 8601).")
+@click.option("--as-of", help="Only rows the store had learned by this moment.")
+@click.option("-o", "--output", type=click.Path(), help="Write to .parquet or .csv instead of printing.")
+@click.pass_context
+def history(ctx: click.Context, name: str, start: str | None, end: str | None, as_of: str | None,
+            output: str | None) -> None:
+    """Raw history rows (corrections included) of NAME with start <= event_ts < end."""
+    with _store(ctx) as store:
+        table = store.load_history(name, start, end, as_of=as_of)
+    _emit_table(table, output)
+
+
+def _emit_table(table, output: str | None, preview: int = 20) -> None:
+    if output:
+        from fspg.files import write_table
+
+        write_table(table, output)
+        click.echo(f"{table.num_rows:,} rows -> {output}")
+        return
+    from fspg.output import table as text_table
+
+    click.echo(text_table(table.slice(0, preview).to_pylist(), table.column_names))
+    if table.num_rows > preview:
+        click.echo(f"... {table.num_rows:,} rows in all (use -o FILE for everything)")
+
+
+@main.command()
+@click.option("--view", help="Only batches of this feature view.")
+@click.option("--limit", type=int, default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def batches(ctx: click.Context, view: str | None, limit: int, as_json: bool) -> None:
+    """The ingest log, newest first: rows in, inserted, quarantined, who and when."""
+    from fspg.output import emit_json, table
+
+    with _store(ctx) as store:
+        rows = store.batches(view, limit=limit)
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(table(rows, ["batch_id", "feature_view", "version", "mode", "rows_in", "inserted", "quarantined",
+                                "seconds", "created_by", "finished_at"]))
+
+
+@main.group()
+def quarantine() -> None:
+    """Rows that ingests set aside: list, show, replay after a fix."""
+
+
+@quarantine.command(name="ls")
+@click.option("--view", help="Only this feature view.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def quarantine_ls(ctx: click.Context, view: str | None, as_json: bool) -> None:
+    """Quarantined rows per batch, with the rules they broke and how many still wait for a replay."""
+    from fspg.output import emit_json, table
+
+    with _store(ctx.parent) as store:
+        rows = store.quarantine(name=view)
+    if as_json:
+        emit_json(rows)
+    elif not rows:
+        click.echo("quarantine is empty")
+    else:
+        click.echo(table(rows, ["batch_id", "feature_view", "version", "rows", "waiting", "reasons"]))
+
+
+@quarantine.command(name="show")
+@click.argument("batch_id", type=int)
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def quarantine_show(ctx: click.Context, batch_id: int, limit: int, as_json: bool) -> None:
+    """The quarantined rows of one batch as they arrived, with the rules each broke."""
+    from fspg.output import emit_json, table
+
+    with _store(ctx.parent) as store:
+        rows = store.quarantine(batch_id, limit=limit)
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(table(rows, ["row_number", "reasons", "data", "replayed_batch_id"]))
+
+
+@quarantine.command(name="replay")
+@click.argument("batch_id", type=int)
+@click.option("--into", help="view or view@V to replay into (default: the view's current version).")
+@click.option("--mode", type=click.Choice(["quarantine", "strict"]), default="quarantine", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def quarantine_replay(ctx: click.Context, batch_id: int, into: str | None, mode: str, as_json: bool) -> None:
+    """Re-validate a batch's quarantined rows (after a fix) as a new batch; rows still bad stay quarantined."""
+    with _store(ctx.parent) as store:
+        result = store.replay_quarantine(batch_id, into=into, mode=mode)
+    _print_result(result, as_json, label=f"replay of batch {batch_id}: ")
+
+
+@main.command()
+@click.option("--ahead", type=int, default=2, show_default=True, help="Partition periods to create ahead of now.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def maintain(ctx: click.Context, ahead: int, as_json: bool) -> None:
+    """Partition upkeep and retention for every active feature view version (cron or pg_cron it)."""
+    from fspg.output import emit_json, table
+
+    with _store(ctx) as store:
+        rows = store.maintain(ahead=ahead)
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(table(rows, ["feature_view", "version", "partitions_created", "partitions_dropped",
+                                "default_rows_moved"]))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("keys", nargs=-1, required=True)
+@click.option("--reason", help="Why (kept in fs.erasure_log).")
+@click.pass_context
+def forget(ctx: click.Context, name: str, keys: tuple[str, ...], reason: str | None) -> None:
+    """Erase one entity from every version of feature view NAME: fspg forget user_stats user_id=42."""
+    from fspg.errors import UserError
+
+    entity = {}
+    for item in keys:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"expected KEY=VALUE, got {item!r}")
+        entity[key] = value
+    with _store(ctx) as store:
+        deleted = store.forget(name, entity, reason=reason)
+    click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted (logged in fs.erasure_log)")
 
 
 @main.command()

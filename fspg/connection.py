@@ -83,6 +83,9 @@ def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> "ConnectionP
     """A psycopg pool that registers fspg's types on each new connection; fails fast if the DSN does not answer."""
     from psycopg_pool import ConnectionPool, PoolTimeout
 
+    # One direct attempt first: a refused or wrong DSN fails now with the server's own
+    # reason, instead of after the pool's retries run out.
+    connect(dsn).close()
     pool = ConnectionPool(
         dsn,
         min_size=min_size,
@@ -96,11 +99,6 @@ def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> "ConnectionP
         pool.open(wait=True, timeout=CONNECT_TIMEOUT + 1)
     except PoolTimeout as err:
         pool.close()
-        # Say why: one direct attempt gives the server's own reason.
-        try:
-            psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT).close()
-        except psycopg.OperationalError as direct:
-            raise unreachable(dsn, direct) from err
         raise unreachable(dsn, err) from err
     return pool
 

@@ -28,3 +28,26 @@ def base() -> dict:
 def view(doc: dict, name: str) -> dict:
     """The feature view called ``name`` inside a document (to edit it in place)."""
     return next(v for v in doc["feature_views"] if v["name"] == name)
+
+
+def spec_view() -> dict:
+    """The original specification's example: a global view my_feature with x and y."""
+    return {"feature_views": [{"name": "my_feature", "features": [{"name": "x", "dtype": "float8"},
+                                                                  {"name": "y", "dtype": "float8"}]}]}
+
+
+def ingest_defs() -> dict:
+    """base() plus a view with every kind of rule the ingest tests break."""
+    doc = base()
+    doc["feature_views"].append({
+        "name": "checked", "entity": "user", "ttl": "30 days",
+        "features": [
+            {"name": "score", "dtype": "float8", "rules": {"finite": True}},
+            {"name": "amount", "dtype": "float8", "rules": {"min": 0, "max": 100}},
+            {"name": "code", "dtype": "text", "rules": {"regex": "^[A-Z]{3}$", "max_length": 3}},
+            {"name": "tier", "dtype": "text", "rules": {"allowed": ["gold", "silver"]}},
+            {"name": "n", "dtype": "int"},
+            {"name": "seen", "dtype": "timestamp"},
+        ],
+    })
+    return doc

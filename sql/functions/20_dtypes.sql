@@ -127,3 +127,17 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.is_valid_input(text, text) IS 'Whether a text value can be read as p_type (NULL can); used to quarantine rows instead of failing a batch.';
+
+CREATE OR REPLACE FUNCTION fs.valid_input_sql(p_expr text, p_type text)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- SQL text testing that the text expression p_expr reads as p_type. PostgreSQL 16+
+    -- has pg_input_is_valid; it is written into the query itself, because called through
+    -- one shared plpgsql expression it caches the first type it saw and misreads the next.
+    SELECT CASE WHEN current_setting('server_version_num')::integer >= 160000
+                THEN format('(%s IS NULL OR pg_input_is_valid(%s, %L))', p_expr, p_expr, p_type)
+                ELSE format('fs.is_valid_input(%s, %L)', p_expr, p_type) END
+$$;
+COMMENT ON FUNCTION fs.valid_input_sql(text, text) IS 'SQL predicate text: p_expr (text) can be read as p_type.';

@@ -127,29 +127,43 @@ $$;
 COMMENT ON FUNCTION fs.fold_history_stats(integer) IS 'Folds the statistics deltas of a version into one row.';
 
 CREATE OR REPLACE FUNCTION fs.maintain(p_ahead integer DEFAULT 2)
-RETURNS TABLE (feature_view text, version integer, partitions_created integer, partitions_dropped integer, default_rows_moved bigint)
+RETURNS TABLE (feature_view text, version integer, partitions_created integer, partitions_dropped integer,
+               default_rows_moved bigint, rows_expired bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v record;
-    v_min timestamptz;
-    v_max timestamptz;
-    v_default_rows bigint;
+    v        record;
+    v_period timestamptz;
+    v_default text;
 BEGIN
     FOR v IN
-        SELECT vv.version_id, fv.name, vv.version, vv.offline_table, vv.partition_by
+        SELECT vv.version_id, fv.name, vv.version, vv.offline_table, vv.partition_by, vv.retention
           FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
          WHERE vv.status = 'active' ORDER BY fv.name, vv.version
     LOOP
         feature_view := v.name;
         version := v.version;
-        -- Rows parked in the default partition get partitions of their own.
-        EXECUTE format('SELECT count(*), min(event_ts), max(event_ts) FROM fs_offline.%I', v.offline_table || '_default')
-           INTO v_default_rows, v_min, v_max;
-        default_rows_moved := v_default_rows;
-        partitions_created := fs.ensure_partitions(v.version_id, v_min, v_max);
+        partitions_created := 0;
+        rows_expired := 0;
+        v_default := v.offline_table || '_default';
+        -- Rows parked in the default partition: past retention they go, the rest get
+        -- partitions of their own (only periods that have rows).
+        IF v.retention IS NOT NULL THEN
+            EXECUTE format('DELETE FROM fs_offline.%I WHERE event_ts < %L', v_default, now() - v.retention);
+            GET DIAGNOSTICS rows_expired = ROW_COUNT;
+            IF rows_expired > 0 THEN
+                INSERT INTO fs.history_stats (version_id, rows) VALUES (v.version_id, -rows_expired);
+                INSERT INTO fs.maintenance_log (version_id, action, detail)
+                VALUES (v.version_id, 'expire default rows', format('%s rows older than %s', rows_expired, v.retention));
+            END IF;
+        END IF;
+        EXECUTE format('SELECT count(*) FROM fs_offline.%I', v_default) INTO default_rows_moved;
+        FOR v_period IN EXECUTE format('SELECT DISTINCT fs.period_start(%L, event_ts) FROM fs_offline.%I ORDER BY 1',
+                                       v.partition_by, v_default) LOOP
+            partitions_created := partitions_created + fs.ensure_partitions(v.version_id, v_period, v_period);
+        END LOOP;
         -- And partitions ahead, so ingest of current data never has to create one.
         partitions_created := partitions_created + fs.ensure_partitions(
             v.version_id, now(), now() + p_ahead * ('1 ' || v.partition_by)::interval);
@@ -159,4 +173,4 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION fs.maintain(integer) IS 'Partition upkeep for every active version: adopt default-partition rows, create p_ahead periods ahead, drop by retention, fold stats. fspg maintain and pg_cron call it.';
+COMMENT ON FUNCTION fs.maintain(integer) IS 'Partition upkeep for every active version: expire and adopt default-partition rows, create p_ahead periods ahead, drop partitions past retention, fold stats. fspg maintain and pg_cron call it.';

@@ -49,6 +49,7 @@ DECLARE
     v_checks  text[] := '{}';   -- reason, predicate, reason, predicate, ...
     v_unknown text;
     v_missing text;
+    v_parsed  text;
 BEGIN
     SELECT format('%s@%s', fv.name, vv.version) INTO v_ref
       FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id) WHERE vv.version_id = p_version_id;
@@ -87,8 +88,9 @@ BEGIN
             v_select := v_select || format('s.%1$I AT TIME ZONE ''UTC'' AS %1$I', v_col.name);
         ELSIF v_stype = 'text' THEN
             v_select := v_select
-                || format('CASE WHEN fs.is_valid_input(s.%1$I, %2$L) THEN s.%1$I::%2$s END AS %1$I', v_col.name, v_col.sql_type)
-                || format('NOT fs.is_valid_input(s.%I, %L) AS %I', v_col.name, v_col.sql_type, '?type:' || v_col.name);
+                || format('CASE WHEN %2$s THEN s.%1$I::%3$s END AS %1$I', v_col.name,
+                          fs.valid_input_sql(format('s.%I', v_col.name), v_col.sql_type), v_col.sql_type)
+                || format('NOT %s AS %I', fs.valid_input_sql(format('s.%I', v_col.name), v_col.sql_type), '?type:' || v_col.name);
             v_checks := v_checks || ARRAY[v_col.name || '__type', format('t.%I', '?type:' || v_col.name)];
         ELSIF v_dim IS NOT NULL AND v_stype IN ('real[]', 'double precision[]', 'numeric[]') THEN
             v_select := v_select
@@ -118,11 +120,15 @@ BEGIN
         history_columns := history_columns || format('%I, ', v_col.name);
         typed_columns := typed_columns || format('t.%I, ', v_col.name);
 
+        -- A value that did not parse is reported once, as <column>__type, not again as
+        -- a NULL breaking not_null.
+        v_parsed := CASE WHEN v_checks[cardinality(v_checks) - 1] IN (v_col.name || '__type', v_col.name || '__dimension')
+                         THEN format(' AND NOT %s', v_checks[cardinality(v_checks)]) ELSE '' END;
         IF v_col.role = 'key' THEN
-            v_checks := v_checks || ARRAY[v_col.name || '__not_null', format('t.%I IS NULL', v_col.name)];
+            v_checks := v_checks || ARRAY[v_col.name || '__not_null', format('t.%I IS NULL%s', v_col.name, v_parsed)];
         ELSIF v_col.role = 'event_ts' THEN
             v_checks := v_checks
-                || ARRAY['event_ts__not_null', 't.event_ts IS NULL',
+                || ARRAY['event_ts__not_null', 't.event_ts IS NULL' || v_parsed,
                          'event_ts__not_before_1970', format('t.event_ts < %L', '1970-01-01 00:00+00'),
                          'event_ts__not_in_future', format('t.event_ts > %L', p_future)];
         ELSE
@@ -131,7 +137,7 @@ BEGIN
                  WHERE f.version_id = p_version_id AND f.name = v_col.name
             LOOP
                 -- A CHECK passes on NULL: a row is bad only where the rule is false.
-                v_checks := v_checks || ARRAY[v_check.constraint_name, format('(%s) IS FALSE', v_check.expression)];
+                v_checks := v_checks || ARRAY[v_check.constraint_name, format('(%s) IS FALSE%s', v_check.expression, v_parsed)];
             END LOOP;
         END IF;
     END LOOP;

@@ -34,6 +34,8 @@ BEGIN
     -- before as_of and commits after it would add rows "created" before as_of later,
     -- so a read as of that moment must wait until all such writers have ended.
     LOOP
+        -- pg_stat_activity is a snapshot per transaction unless cleared.
+        PERFORM pg_stat_clear_snapshot();
         SELECT string_agg(format('pid %s (since %s)', pid, xact_start), ', ') INTO v_open
           FROM pg_catalog.pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()

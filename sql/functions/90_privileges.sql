@@ -37,6 +37,7 @@ GRANT EXECUTE ON FUNCTION fs.normalize_dtype(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.vector_dimension(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.is_numeric_dtype(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.is_valid_input(text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.valid_input_sql(text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.integer_fits(text, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.check_name(text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.reserved_columns() TO fs_reader;

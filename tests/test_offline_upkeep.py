@@ -1,0 +1,137 @@
+"""Partitions, retention, erasure, quarantine replay, and an ingest whose client dies."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import psycopg
+import pytest
+
+from fspg import errors
+from tests.defs import base, ingest_defs, view
+
+UTC = dt.timezone.utc
+
+
+def _partitions(conn, table):
+    return sorted(r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent = %s::regclass", [f"fs_offline.{table}"]))
+
+
+def test_ingest_creates_the_partitions_it_needs(store, conn):
+    store.apply(base())
+    store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [1.0, 2.0],
+                                      "event_ts": [dt.datetime(2025, 3, 9, tzinfo=UTC), dt.datetime(2025, 5, 1, tzinfo=UTC)]})
+    parts = _partitions(conn, "user_stats__v1")
+    assert {"user_stats__v1_20250301", "user_stats__v1_20250401", "user_stats__v1_20250501"} <= set(parts)
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v1_default").fetchone()[0] == 0
+
+
+def test_maintain_adopts_default_rows_creates_ahead_and_applies_retention(store, conn):
+    doc = base()
+    view(doc, "user_stats")["retention"] = "90 days"
+    store.apply(doc)
+    now = dt.datetime.now(UTC)
+    old = now - dt.timedelta(days=400)
+    # A plain SQL write where no partition exists lands in the default partition.
+    conn.execute("INSERT INTO fs_offline.user_stats (user_id, event_ts, spend_7d) VALUES (1, %s, 1), (2, %s, 2)", [old, now])
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v1_default").fetchone()[0] == 2
+    report = {r["feature_view"]: r for r in store.maintain(ahead=2)}["user_stats"]
+    # the 400-day-old parked row is past retention and goes; the current one gets a partition
+    assert (report["rows_expired"], report["default_rows_moved"], report["partitions_dropped"]) == (1, 1, 0)
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v1_default").fetchone()[0] == 0
+    assert conn.execute("SELECT user_id FROM fs_offline.user_stats").fetchall() == [(2,)]
+    # an ingest of old data makes an old partition; retention drops it whole
+    store.insert_batch("user_stats", {"user_id": [3], "spend_7d": [3.0]}, timestamp=old)
+    report = {r["feature_view"]: r for r in store.maintain(ahead=2)}["user_stats"]
+    assert report["partitions_dropped"] == 1
+    assert conn.execute("SELECT user_id FROM fs_offline.user_stats").fetchall() == [(2,)]
+    assert conn.execute("SELECT fs.row_count('user_stats')").fetchone()[0] == 1
+    actions = {r[0] for r in conn.execute("SELECT action FROM fs.maintenance_log")}
+    assert {"create partition", "move from default", "drop partition", "expire default rows"} <= actions
+    ahead = (now.replace(day=1) + dt.timedelta(days=62)).replace(day=1)
+    assert f"user_stats__v1_{ahead:%Y%m}01" in _partitions(conn, "user_stats__v1")
+    again = {r["feature_view"]: r for r in store.maintain(ahead=2)}["user_stats"]
+    assert (again["partitions_created"], again["partitions_dropped"], again["default_rows_moved"]) == (0, 0, 0)
+
+
+def test_forget_erases_an_entity_everywhere_and_logs_it(store, conn):
+    store.apply(ingest_defs())
+    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0]}, timestamp=dt.datetime(2026, 11, 1))
+    doc = ingest_defs()
+    view(doc, "checked")["ttl"] = "60 days"
+    store.apply(doc)  # a second version holds the entity too
+    store.insert_batch("checked", {"user_id": [1], "amount": [3.0]}, timestamp=dt.datetime(2026, 11, 2))
+    deleted = store.forget("checked", {"user_id": 1}, reason="GDPR request 17")
+    assert deleted == 2
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked__v1 WHERE user_id = 1").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked__v2 WHERE user_id = 1").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs.quarantine WHERE data @> '{\"user_id\": 1}'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked__v1").fetchone()[0] == 1
+    log = conn.execute("SELECT view_name, entity_key, rows_deleted, reason FROM fs.erasure_log").fetchall()
+    assert log == [("checked", {"user_id": 1}, 2, "GDPR request 17")]
+    with pytest.raises(errors.InvalidArgument, match="every key"):
+        store.forget("checked", {"customer": 1})
+
+
+def test_replay_after_a_rule_is_fixed_loses_nothing(store, conn):
+    store.apply(ingest_defs())
+    first = store.insert_batch("checked", {"user_id": [1, 2, 3], "amount": [50.0, 150.0, 250.0]},
+                               timestamp=dt.datetime(2026, 11, 1))
+    assert (first.inserted, first.quarantined) == (1, 2)
+    doc = ingest_defs()
+    view(doc, "checked")["features"][1]["rules"]["max"] = 200  # the fix: a new version with a wider rule
+    store.apply(doc)
+    replayed = store.replay_quarantine(first.batch_id)
+    assert (replayed.version, replayed.rows_in, replayed.inserted, replayed.quarantined) == (2, 2, 1, 1)
+    assert conn.execute("SELECT user_id FROM fs_offline.checked__v2").fetchall() == [(2,)]
+    waiting = {r["batch_id"]: r["waiting"] for r in store.quarantine()}
+    assert waiting == {first.batch_id: 0, replayed.batch_id: 1}  # row 3 still waits, under the replay's batch
+    again = store.replay_quarantine(first.batch_id)
+    assert again.rows_in == 0  # nothing left to replay: no row counted twice
+    with pytest.raises(errors.NotFound, match="batch 999 does not exist"):
+        store.replay_quarantine(999)
+
+
+KILLED_CLIENT = textwrap.dedent("""
+    import sys, time
+    import pyarrow as pa
+    from fspg import FeatureStore
+    schema = pa.schema([("user_id", pa.int64()), ("amount", pa.float64())])
+    def batches():
+        for i in range(1000):
+            yield pa.record_batch([pa.array([i], pa.int64()), pa.array([1.0])], schema=schema)
+            if i == 5:
+                print("streaming", flush=True)
+            time.sleep(0.05)
+    store = FeatureStore(sys.argv[1])
+    store.insert_batch("checked", pa.RecordBatchReader.from_batches(schema, batches()), timestamp="2026-11-01")
+""")
+
+
+def test_client_killed_mid_batch_leaves_nothing(store, conn, dsn):
+    store.apply(ingest_defs())
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_CLIENT, dsn], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.getcwd()})
+    assert proc.stdout.readline().strip() == "streaming"
+    copying = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                           " AND query LIKE 'COPY \"fs_stage_%%'").fetchall()
+    assert len(copying) == 1  # the batch is really in flight, streaming into staging
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [copying[0][0]]).fetchone()[0] == 0:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the server kept the dead client's session")
+    assert conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'fs_stage_%%'").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs.ingest_batch").fetchone()[0] == 0
