@@ -90,3 +90,27 @@ def test_security_definer_functions_pin_search_path(conn):
         SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
          WHERE n.nspname = 'fs' AND has_function_privilege('public', p.oid, 'EXECUTE')""").fetchall()
     assert public_exec == []
+
+
+def test_a_writer_ingests_on_both_paths_and_a_reader_cannot(applied):
+    import pyarrow as pa
+
+    conn = applied
+    conn.autocommit = False
+    conn.execute("SET ROLE fs_writer")
+    store = FeatureStore(connection=conn)
+    clean = store.insert_batch("user_stats", {"user_id": [1], "spend_7d": [1.0]}, timestamp="2026-11-01")
+    staged = store.insert_batch("user_stats", pa.RecordBatchReader.from_batches(
+        pa.schema([("user_id", pa.int64()), ("spend_7d", pa.float64())]),
+        [pa.record_batch([pa.array([2, 3]), pa.array([2.0, -1.0])], names=["user_id", "spend_7d"])]),
+        timestamp="2026-11-01")
+    assert (clean.path, clean.inserted) == ("direct", 1)
+    assert (staged.path, staged.inserted, staged.quarantined) == ("staging", 1, 1)
+    conn.commit()
+    conn.execute("SET ROLE fs_reader")
+    with pytest.raises(errors.PermissionDenied):
+        store.insert_batch("user_stats", {"user_id": [4], "spend_7d": [1.0]}, timestamp="2026-11-01")
+    conn.rollback()
+    conn.execute("SET ROLE fs_reader")
+    assert store.load_batch("user_stats", timestamp="2026-11-02").num_rows == 2
+    conn.rollback()

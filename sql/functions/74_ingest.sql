@@ -3,12 +3,13 @@
 -- missing partitions, appends the good rows to history, quarantines the bad ones with
 -- every rule they break, logs the batch and returns the counts. It runs in the
 -- caller's transaction: the batch lands whole or not at all.
--- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table), fs.ingest,
+-- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table),
+--       fs.record_batch, fs.ingest,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
 --
 -- Fast path (docs/decisions.md): a client whose batch already has the history
 -- table's exact column types may COPY it straight into the history table inside a
--- savepoint, where the CHECK constraints and the history guard validate every row, and
+-- savepoint, where the table's CHECK and NOT NULL constraints validate every row, and
 -- then log it with fs.log_direct_batch. If any row is bad the savepoint is rolled back
 -- and the batch goes through staging and fs.ingest, which quarantines the bad rows.
 --
@@ -153,6 +154,24 @@ END
 $$;
 COMMENT ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) IS 'SQL pieces fs.ingest runs over a staging table: the typed query, the bad-row predicate, the reasons array, the history column lists.';
 
+CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
+                                           p_rows_in bigint, p_inserted bigint, p_quarantined bigint, p_reasons jsonb,
+                                           p_columns jsonb, p_min_event_ts timestamptz, p_max_event_ts timestamptz,
+                                           p_started_at timestamptz)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The CHECK on rows_in = inserted + quarantined is the promise that nothing is lost.
+    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
+    VALUES (p_batch_id, p_version_id, p_mode, p_source, p_rows_in, p_inserted, p_quarantined, p_reasons,
+            p_columns, p_min_event_ts, p_max_event_ts, p_started_at, clock_timestamp());
+    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
+    VALUES (p_version_id, p_inserted, p_min_event_ts, p_max_event_ts);
+$$;
+COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, bigint, bigint, bigint, jsonb, jsonb, timestamptz, timestamptz, timestamptz) IS 'Writes the log row and the statistics delta of an ingest batch.';
+
 CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
 LANGUAGE plpgsql
@@ -220,19 +239,14 @@ BEGIN
                        v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
     END IF;
     GET DIAGNOSTICS v_inserted = ROW_COUNT;
-    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
-    VALUES (v_version.version_id, v_inserted, v_min, v_max);
 
     SELECT coalesce(jsonb_object_agg(reason, n), '{}') INTO v_reasons
       FROM (SELECT unnest(q.reasons) AS reason, count(*) AS n
               FROM fs.quarantine q WHERE q.batch_id = v_batch GROUP BY 1 ORDER BY 1) r;
-    -- The CHECK on rows_in = inserted + quarantined is the promise that nothing is lost.
-    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
-                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
-    SELECT v_batch, v_version.version_id, p_mode, p_source, v_rows_in, v_inserted, v_quarantined, v_reasons,
-           (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
-              FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
-           v_min, v_max, v_started, clock_timestamp();
+    PERFORM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source, v_rows_in, v_inserted, v_quarantined, v_reasons,
+        (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+           FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
+        v_min, v_max, v_started);
 
     PERFORM set_config('TimeZone', v_timezone, true);
     RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
@@ -251,12 +265,8 @@ AS $$
 DECLARE
     v_version fs.feature_view_version := fs.resolve_version(p_view);
 BEGIN
-    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
-                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
-    VALUES (p_batch_id, v_version.version_id, p_mode, p_source, p_rows, p_rows, 0, '{}',
-            p_columns, p_min_event_ts, p_max_event_ts, p_started_at, clock_timestamp());
-    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
-    VALUES (v_version.version_id, p_rows, p_min_event_ts, p_max_event_ts);
+    PERFORM fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_rows, p_rows, 0, '{}',
+                            p_columns, p_min_event_ts, p_max_event_ts, p_started_at);
     RETURN QUERY SELECT p_batch_id, (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id),
                         v_version.version, p_rows, p_rows, 0::bigint, '{}'::jsonb;
 END

@@ -21,6 +21,7 @@ GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, bigint, jsonb, timestamptz, timestamptz, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.replay_quarantine(bigint, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, bigint, bigint, bigint, jsonb, jsonb, timestamptz, timestamptz, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz) TO fs_writer;
 
 -- fs_reader reads the catalog and history (analysts, BI tools). These run as the caller.
