@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # Debian's PostgreSQL 15 server, when installed: `make test` also runs the suite on it.
 PG15_BINDIR ?= /usr/lib/postgresql/15/bin
 
-.PHONY: demo test test-pg18 test-pg15 bench clean install
+.PHONY: demo test test-pg18 test-pg15 snapshots bench clean install
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ test-pg15: $(STAMP)
 	else \
 		echo "== PostgreSQL 15 not installed at $(PG15_BINDIR): suite ran on the embedded PostgreSQL 18 only"; \
 	fi
+
+# After an intended SQL change: rewrite the catalog snapshots (both servers), then review the diff.
+snapshots: $(STAMP)
+	FSPG_UPDATE_SNAPSHOT=1 $(BIN)/pytest -q tests/test_migrate.py
+	@if [ -x "$(PG15_BINDIR)/postgres" ]; then FSPG_UPDATE_SNAPSHOT=1 FSPG_PG_BINDIR=$(PG15_BINDIR) $(BIN)/pytest -q tests/test_migrate.py; fi
 
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[test,bench]'

@@ -55,7 +55,7 @@ BAD_ROWS = {
     "NaN with finite rule": ({"score": math.nan}, "score__finite"),
     "+Infinity with finite rule": ({"score": math.inf}, "score__finite"),
     "-Infinity with finite rule": ({"score": -math.inf}, "score__finite"),
-    "NaN with a min/max rule": ({"amount": math.nan}, "amount__min"),
+    "NaN with a min/max rule": ({"amount": math.nan}, "amount__max"),
     "below min": ({"amount": -0.01}, "amount__min"),
     "above max": ({"amount": 100.5}, "amount__max"),
     "regex mismatch": ({"code": "ab1"}, "code__regex"),

@@ -53,6 +53,7 @@ def test_check_name(conn, name, ok):
 RULE_CHECKS = [
     ("float8", {"not_null": True}, [("x__not_null", "x IS NOT NULL")]),
     ("float8", {"min": 0}, [("x__min", "x >= 0 AND x <> 'NaN'")]),
+    ("float8", {"min": 0, "max": 1}, [("x__min", "x >= 0"), ("x__max", "x <= 1")]),
     ("int", {"min": 0, "max": 10}, [("x__min", "x >= 0"), ("x__max", "x <= 10")]),
     ("text", {"allowed": ["a", "b'c"]}, [("x__allowed", "x IN ('a', 'b''c')")]),
     ("text", {"regex": "^[a-z]+$", "max_length": 5},
@@ -72,7 +73,7 @@ def test_rules_become_check_expressions(conn, dtype, rules, expected):
 VIOLATIONS = [
     ("spend_7d", "NULL", "not_null", "spend_7d__not_null_min_max"),
     ("spend_7d", "-1", "min", "spend_7d__not_null_min_max"),
-    ("spend_7d", "'NaN'", "min", "spend_7d__not_null_min_max"),
+    ("spend_7d", "'NaN'", "max", "spend_7d__not_null_min_max"),
     ("spend_7d", "1000.5", "max", "spend_7d__not_null_min_max"),
     ("spend_7d", "'Infinity'", "max", "spend_7d__not_null_min_max"),
     ("country", "'XX'", "allowed", "country__allowed"),

@@ -129,10 +129,11 @@ BEGIN
         RETURN QUERY SELECT p_feature || '__not_null', format('%s IS NOT NULL', v_col);
     END IF;
     IF p_rules ? 'min' THEN
-        -- NaN sorts above every number in PostgreSQL, so a min bound alone would let it in.
+        -- NaN sorts above every number in PostgreSQL, so a min bound alone would let it
+        -- in (with a max bound too, the max already refuses it).
         RETURN QUERY SELECT p_feature || '__min',
             format('%s >= %s', v_col, (p_rules ->> 'min')::numeric)
-            || CASE WHEN v_float THEN format(' AND %s <> %L', v_col, 'NaN') ELSE '' END;
+            || CASE WHEN v_float AND NOT p_rules ? 'max' THEN format(' AND %s <> %L', v_col, 'NaN') ELSE '' END;
     END IF;
     IF p_rules ? 'max' THEN
         RETURN QUERY SELECT p_feature || '__max', format('%s <= %s', v_col, (p_rules ->> 'max')::numeric);
