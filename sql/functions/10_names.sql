@@ -32,5 +32,5 @@ CREATE OR REPLACE FUNCTION fs.reserved_columns()
 RETURNS text[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $$ SELECT ARRAY['event_ts', 'created_ts', 'batch_id', 'global_key'] $$;
+AS $$ SELECT ARRAY['event_ts', 'created_ts', 'batch_id', 'global_key', 'value_age'] $$;
 COMMENT ON FUNCTION fs.reserved_columns() IS 'Column names fspg uses itself in history and online tables; features and keys may not take them.';

@@ -82,6 +82,7 @@ BEGIN
     EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_online);
 
     PERFORM fs.install_history_triggers(p_version_id);
+    PERFORM fs.install_online_sync(p_version_id);
     PERFORM fs.comment_version_tables(p_version_id);
 END
 $$;
@@ -142,7 +143,7 @@ AS $$
 DECLARE
     v record;
 BEGIN
-    SELECT fv.name, fv.description, vv.version, vv.offline_table, vv.online_table INTO v
+    SELECT fv.name, fv.description, vv.version, vv.version_id, vv.offline_table, vv.online_table INTO v
       FROM fs.feature_view fv
       JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id AND vv.version = fv.current_version
      WHERE fv.view_id = p_view_id;
@@ -150,7 +151,11 @@ BEGIN
     EXECUTE format('DROP VIEW IF EXISTS fs_offline.%I', v.name);
     EXECUTE format('DROP VIEW IF EXISTS fs_online.%I', v.name);
     EXECUTE format('CREATE VIEW fs_offline.%I AS SELECT * FROM fs_offline.%I', v.name, v.offline_table);
-    EXECUTE format('CREATE VIEW fs_online.%I AS SELECT * FROM fs_online.%I', v.name, v.online_table);
+    -- The online view applies the TTL (expired values read NULL) and shows each value's age.
+    EXECUTE format('CREATE VIEW fs_online.%I AS SELECT %s o.event_ts, o.created_ts, now() - o.event_ts AS value_age, %s FROM fs_online.%I o',
+                   v.name,
+                   (SELECT coalesce(string_agg(format('o.%I, ', k.name), ''), '') FROM fs.key_columns(v.version_id) k),
+                   fs.online_columns_sql(v.version_id, 'o'), v.online_table);
     EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v.name);
     EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v.name);
     EXECUTE format('COMMENT ON VIEW fs_offline.%I IS %L', v.name,

@@ -14,6 +14,7 @@ GRANT EXECUTE ON FUNCTION fs.maintain(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.drop_expired_partitions(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.fold_history_stats(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.forget(text, jsonb, text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.materialize(text) TO fs_admin;
 
 -- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging
 -- table); only partition creation runs as the owner.
@@ -49,6 +50,8 @@ GRANT EXECUTE ON FUNCTION fs.max_future_skew() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.period_start(text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.partition_name(integer, text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.online_columns_sql(integer, text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.settle_as_of(timestamptz, interval) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;

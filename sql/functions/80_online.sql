@@ -1,0 +1,122 @@
+-- 80_online: the online store. Each version's fs_online.<view>__v<N> holds the newest
+-- value per entity, kept current by a statement trigger on its history table that
+-- upserts set-wise from the transition table, in the writer's transaction.
+-- Owns: fs.online_upsert_sql, fs.install_online_sync (the generated trigger function
+--       fs.sync_online_v<version_id>), fs.online_columns_sql, fs.materialize.
+-- The rule, everywhere: the newest (event_ts, created_ts) wins; an older event that
+-- arrives late never overwrites a newer value. Rows are upserted in key order, so
+-- concurrent writers of overlapping entities lock them in the same order and never
+-- deadlock; ON CONFLICT re-checks the rule against the row another writer committed.
+
+CREATE OR REPLACE FUNCTION fs.online_upsert_sql(p_version_id integer, p_source text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_online   text := (SELECT online_table FROM fs.feature_view_version WHERE version_id = p_version_id);
+    v_keys     text := (SELECT string_agg(format('%I', k.name), ', ') FROM fs.key_columns(p_version_id) k);
+    v_features text := (SELECT string_agg(format('%I', f.name), ', ' ORDER BY f.position)
+                          FROM fs.feature f WHERE f.version_id = p_version_id);
+    v_set      text := (SELECT string_agg(format('%1$I = EXCLUDED.%1$I', f.name), ', ' ORDER BY f.position)
+                          FROM fs.feature f WHERE f.version_id = p_version_id);
+BEGIN
+    IF v_keys IS NULL THEN
+        -- A global view: one row, the newest of the batch.
+        RETURN format(
+            'INSERT INTO fs_online.%1$I AS o (global_key, event_ts, created_ts, %2$s)'
+            ' SELECT true, s.event_ts, s.created_ts, %3$s FROM %4$s s ORDER BY s.event_ts DESC, s.created_ts DESC LIMIT 1'
+            ' ON CONFLICT (global_key) DO UPDATE SET event_ts = EXCLUDED.event_ts, created_ts = EXCLUDED.created_ts, %5$s'
+            ' WHERE (o.event_ts, o.created_ts) < (EXCLUDED.event_ts, EXCLUDED.created_ts)',
+            v_online, v_features, (SELECT string_agg(format('s.%I', f.name), ', ' ORDER BY f.position)
+                                     FROM fs.feature f WHERE f.version_id = p_version_id), p_source, v_set);
+    END IF;
+    RETURN format(
+        'INSERT INTO fs_online.%1$I AS o (%2$s, event_ts, created_ts, %3$s)'
+        ' SELECT DISTINCT ON (%2$s) %2$s, event_ts, created_ts, %3$s FROM %4$s'
+        ' ORDER BY %2$s, event_ts DESC, created_ts DESC'
+        ' ON CONFLICT (%2$s) DO UPDATE SET event_ts = EXCLUDED.event_ts, created_ts = EXCLUDED.created_ts, %5$s'
+        ' WHERE (o.event_ts, o.created_ts) < (EXCLUDED.event_ts, EXCLUDED.created_ts)',
+        v_online, v_keys, v_features, p_source, v_set);
+END
+$$;
+COMMENT ON FUNCTION fs.online_upsert_sql(integer, text) IS 'The upsert of the newest row per entity from relation p_source into a version''s online table (newer wins).';
+
+CREATE OR REPLACE FUNCTION fs.install_online_sync(p_version_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_offline text := (SELECT offline_table FROM fs.feature_view_version WHERE version_id = p_version_id);
+    v_function text := format('sync_online_v%s', p_version_id);
+BEGIN
+    -- One generated function per version: static SQL, so each session plans it once.
+    -- SECURITY DEFINER: online tables are written by this trigger only, never by users.
+    EXECUTE format($f$
+        CREATE OR REPLACE FUNCTION fs.%I() RETURNS trigger
+        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+        AS $body$
+        BEGIN
+            %s;
+            RETURN NULL;
+        END
+        $body$ $f$, v_function, fs.online_upsert_sql(p_version_id, 'new_rows'));
+    EXECUTE format('REVOKE ALL ON FUNCTION fs.%I() FROM PUBLIC', v_function);
+    EXECUTE format('COMMENT ON FUNCTION fs.%I() IS %L', v_function,
+                   format('Keeps fs_online.%s current from inserts into fs_offline.%s (generated).',
+                          (SELECT online_table FROM fs.feature_view_version WHERE version_id = p_version_id), v_offline));
+    EXECUTE format('CREATE OR REPLACE TRIGGER sync_online AFTER INSERT ON fs_offline.%I'
+                   ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs.%I()', v_offline, v_function);
+END
+$$;
+COMMENT ON FUNCTION fs.install_online_sync(integer) IS 'Generates the trigger function and trigger that keep a version''s online table current.';
+
+CREATE OR REPLACE FUNCTION fs.online_columns_sql(p_version_id integer, p_alias text, p_names text DEFAULT '%s')
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The feature columns of an online read: NULL where the value has outlived the TTL,
+    -- by the same predicate offline reads and training sets use. p_names formats the
+    -- output names (e.g. 'user_stats__%s' where two views share a feature name).
+    SELECT string_agg(
+             CASE WHEN v.ttl IS NULL AND fs.vector_dimension(f.dtype) IS NULL
+                  THEN format('%s.%I AS %I', p_alias, f.name, format(p_names, f.name))
+                  ELSE format('CASE WHEN %s THEN %s.%I END AS %I',
+                              fs.ttl_condition(v.ttl, p_alias || '.event_ts', 'now()'), p_alias, f.name, format(p_names, f.name))
+             END, ', ' ORDER BY f.position)
+      FROM fs.feature_view_version v JOIN fs.feature f USING (version_id)
+     WHERE v.version_id = p_version_id
+$$;
+COMMENT ON FUNCTION fs.online_columns_sql(integer, text, text) IS 'SELECT-list text of a version''s features read online, with the TTL applied.';
+
+CREATE OR REPLACE FUNCTION fs.materialize(p_view text)
+RETURNS TABLE (feature_view text, version integer, entities bigint, removed bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_version fs.feature_view_version := fs.resolve_version(p_view);
+    v_keys    text := (SELECT string_agg(format('%I', k.name), ', ') FROM fs.key_columns(v_version.version_id) k);
+BEGIN
+    -- Safe while writes continue: the upsert only ever replaces older values, like the
+    -- trigger does, so both converge on the newest row of history.
+    EXECUTE fs.online_upsert_sql(v_version.version_id, format('fs_offline.%I', v_version.offline_table));
+    GET DIAGNOSTICS entities = ROW_COUNT;
+    IF v_keys IS NULL THEN
+        EXECUTE format('DELETE FROM fs_online.%I WHERE NOT EXISTS (SELECT 1 FROM fs_offline.%I)',
+                       v_version.online_table, v_version.offline_table);
+    ELSE
+        EXECUTE format('DELETE FROM fs_online.%1$I o WHERE NOT EXISTS (SELECT 1 FROM fs_offline.%2$I h WHERE %3$s)',
+                       v_version.online_table, v_version.offline_table,
+                       (SELECT string_agg(format('h.%1$I = o.%1$I', k.name), ' AND ') FROM fs.key_columns(v_version.version_id) k));
+    END IF;
+    GET DIAGNOSTICS removed = ROW_COUNT;
+    feature_view := (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
+    version := v_version.version;
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION fs.materialize(text) IS 'Rebuilds a version''s online table from its history (newest row per entity); idempotent, safe during writes.';
