@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, definitions, ingest, ingestlog, offline, upkeep
+from fspg import catalog, definitions, ingest, ingestlog, offline, online, upkeep
 from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn
-from fspg.errors import FspgError, from_db_error
+from fspg.errors import FspgError, InvalidArgument, from_db_error
 
 from fspg.ingest import IngestResult
 
@@ -41,6 +41,7 @@ class FeatureStore:
         connection: a psycopg connection whose transaction fspg's calls join.
         auto_migrate: migrate before first use. Default: only for the embedded server,
             which fspg owns; a server given by DSN is migrated with ``fspg migrate``.
+        replicas: DSNs of serving replicas; online lookups read from them.
     """
 
     def __init__(
@@ -51,6 +52,7 @@ class FeatureStore:
         pool: "ConnectionPool | None" = None,
         connection: psycopg.Connection | None = None,
         auto_migrate: bool | None = None,
+        replicas: list[str] | None = None,
     ):
         if sum(x is not None for x in (dsn, engine, pool, connection)) > 1:
             raise ValueError("give at most one of dsn, engine, pool and connection")
@@ -61,6 +63,10 @@ class FeatureStore:
         uses_embedded = all(x is None for x in (dsn, engine, pool, connection)) and not os.environ.get(DSN_ENV)
         self._auto_migrate = uses_embedded if auto_migrate is None else auto_migrate
         self._ready = pool is not None or connection is not None
+        # Online lookups go to the first replica when given (fspg replica add makes them).
+        self._replica_dsns = list(replicas or [])
+        self._replica_pool = None
+        self._statements: dict[tuple, online.OnlineStatement] = {}
 
     # -- connections ------------------------------------------------------------------
     @property
@@ -113,6 +119,9 @@ class FeatureStore:
             self._pool.close()
             self._pool = None
             self._ready = False
+        if self._replica_pool is not None:
+            self._replica_pool.close()
+            self._replica_pool = None
 
     def __enter__(self) -> "FeatureStore":
         return self
@@ -198,6 +207,66 @@ class FeatureStore:
         """Re-validate a batch's quarantined rows (after a fix) into ``into`` (default: the view's current version)."""
         with self.connection() as conn:
             return ingest.replay(conn, batch_id, view=into, mode=mode)
+
+    # -- online store -----------------------------------------------------------------
+    def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                            service: str | None = None, service_version: int | None = None,
+                            with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict]":
+        """Latest feature values for a batch of entities, in one round trip.
+
+        Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``) or a feature
+        ``service``. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
+        list of dicts, an Arrow table, or a list of keys for single-key requests; at most
+        10,000. Rows come back in request order (entities without values as NULLs):
+        the key columns, then one column per feature (``view__feature`` where two views
+        share a name); a value older than its view's TTL is NULL. ``with_event_ts`` adds
+        ``<view>__event_ts`` columns. Reads go to a replica when the store has some.
+        """
+        if (features is None) == (service is None):
+            raise InvalidArgument("name either features or a service")
+        with self._read_connection() as conn:
+            statement = self._online_statement(conn, features, service, service_version)
+            arrays, _ = online.key_arrays(statement, entities)
+            cursor = online.lookup(conn, statement, arrays)
+            if as_dicts:
+                rows = cursor.fetchall()
+                names = [d.name for d in cursor.description]
+                keep = [i for i, n in enumerate(names) if with_event_ts or not n.endswith("__event_ts")]
+                return [{names[i]: row[i] for i in keep} for row in rows]
+            return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
+
+    def _online_statement(self, conn, features, service, version) -> "online.OnlineStatement":
+        key = (tuple(features) if features else None, service, version)
+        statement = self._statements.get(key)
+        if statement is None:
+            statement = (online.statement_for_features(conn, features) if features
+                         else online.statement_for_service(conn, service, version))
+            self._statements[key] = statement
+        return statement
+
+    @contextlib.contextmanager
+    def _read_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection for online reads: a replica's when configured, else the primary's."""
+        if not self._replica_dsns:
+            with self.connection() as conn:
+                yield conn
+            return
+        if self._replica_pool is None:
+            self._replica_pool = make_pool(self._replica_dsns[0])
+        try:
+            with self._replica_pool.connection() as conn:
+                yield conn
+        except psycopg.Error as err:
+            mapped = from_db_error(err)
+            if isinstance(mapped, FspgError):
+                raise mapped from err
+            raise
+
+    def materialize(self, name: str) -> dict[str, Any]:
+        """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
+        with self.connection() as conn:
+            row = conn.execute("SELECT * FROM fs.materialize(%(view)s)", {"view": name}).fetchone()
+        return {"feature_view": row[0], "version": row[1], "entities": row[2], "removed": row[3]}
 
     def maintain(self, ahead: int = 2) -> list[dict[str, Any]]:
         """Partition upkeep and retention for every active version (also run by ``fspg maintain`` or pg_cron)."""

@@ -101,10 +101,22 @@ def drop_database(admin_dsn: str, name: str) -> None:
 
 @pytest.fixture
 def dsn(admin_dsn, template_db) -> str:
-    """DSN of a clean, migrated database of this test's own."""
+    """DSN of a clean, migrated database of this test's own.
+
+    After the test, every feature view version's online table must equal the newest row
+    per entity of its history: the online store's promise, checked after every test.
+    """
     name = new_database(admin_dsn, template_db)
-    yield _with_db(admin_dsn, name)
-    drop_database(admin_dsn, name)
+    dsn = _with_db(admin_dsn, name)
+    yield dsn
+    try:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            drift = conn.execute(
+                "SELECT fv.name || '@' || vv.version, fs.online_drift(fv.name || '@' || vv.version)"
+                "  FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)").fetchall()
+        assert [d for d in drift if d[1]] == [], f"online tables out of step with history: {drift}"
+    finally:
+        drop_database(admin_dsn, name)
 
 
 @pytest.fixture

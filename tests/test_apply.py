@@ -144,9 +144,11 @@ def test_every_generated_object_has_a_comment(store, conn):
 
 def test_global_view_has_one_online_row_key(store, conn):
     store.apply(base())
-    conn.execute("INSERT INTO fs_online.fx_rates__v1 (event_ts, created_ts, eur_usd) VALUES (now(), now(), 1.1)")
-    with pytest.raises(psycopg.errors.UniqueViolation):
-        conn.execute("INSERT INTO fs_online.fx_rates__v1 (event_ts, created_ts, eur_usd) VALUES (now(), now(), 1.2)")
+    store.insert_batch("fx_rates", {"eur_usd": [1.1]}, timestamp="2026-11-01")
+    store.insert_batch("fx_rates", {"eur_usd": [1.2]}, timestamp="2026-11-02")
+    assert conn.execute("SELECT eur_usd FROM fs_online.fx_rates__v1").fetchall() == [(1.2,)]
+    with pytest.raises(psycopg.errors.CheckViolation):  # the key can only be true: one row
+        conn.execute("INSERT INTO fs_online.fx_rates__v1 VALUES (false, now(), now(), 1.3)")
 
 
 def test_composite_entity_key(store, conn):

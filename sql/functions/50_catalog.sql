@@ -364,6 +364,7 @@ BEGIN
     INSERT INTO fs.feature_service_feature (service_version_id, position, feature_id)
     SELECT v_sv_id, ord, feature_id FROM fs_resolved_refs;
     UPDATE fs.feature_service SET current_version = v_version WHERE service_id = v_service.service_id;
+    PERFORM fs.create_service_functions(v_sv_id);
     INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
     SELECT DISTINCT 'feature_view', format('%s@%s', view_name, view_version), 'feature_service', format('%s@%s', v_name, v_version)
       FROM fs_resolved_refs;

@@ -1,7 +1,8 @@
 -- 70_partitions: time partitions of history tables, and their upkeep.
 -- Owns: fs.period_start, fs.partition_name, fs.ensure_partitions (create missing range
 --       partitions, moving rows out of the default partition first),
---       fs.drop_expired_partitions (retention), fs.fold_history_stats, fs.maintain.
+--       fs.drop_expired_partitions (retention), fs.forget_online_without_history,
+--       fs.fold_history_stats, fs.maintain.
 -- Periods are computed in UTC whatever the session's TimeZone.
 
 CREATE OR REPLACE FUNCTION fs.period_start(p_granularity text, p_ts timestamptz)
@@ -87,6 +88,7 @@ DECLARE
     v_part      record;
     v_rows      bigint;
     v_dropped   integer := 0;
+    v_cut       timestamptz;
 BEGIN
     SELECT retention INTO v_retention FROM fs.feature_view_version WHERE version_id = p_version_id;
     IF v_retention IS NULL THEN
@@ -107,11 +109,37 @@ BEGIN
         VALUES (p_version_id, 'drop partition', format('%s (%s rows, ended %s, retention %s)',
                                                        v_part.relname, v_rows, v_part.upper_bound, v_retention));
         v_dropped := v_dropped + 1;
+        v_cut := greatest(v_cut, v_part.upper_bound);
     END LOOP;
+    IF v_cut IS NOT NULL THEN
+        PERFORM fs.forget_online_without_history(p_version_id, v_cut);
+    END IF;
     RETURN v_dropped;
 END
 $$;
 COMMENT ON FUNCTION fs.drop_expired_partitions(integer) IS 'Drops the history partitions of a version that ended before now() - retention; logs each.';
+
+CREATE OR REPLACE FUNCTION fs.forget_online_without_history(p_version_id integer, p_before timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v       fs.feature_view_version;
+    v_match text;
+    v_gone  bigint;
+BEGIN
+    -- After retention removed history: an online value whose every history row is gone
+    -- goes too (only values older than the cut can be affected).
+    SELECT * INTO v FROM fs.feature_view_version WHERE version_id = p_version_id;
+    v_match := coalesce((SELECT string_agg(format('h.%1$I = o.%1$I', k.name), ' AND ') FROM fs.key_columns(p_version_id) k), 'true');
+    EXECUTE format('DELETE FROM fs_online.%1$I o WHERE o.event_ts < %3$L AND NOT EXISTS (SELECT 1 FROM fs_offline.%2$I h WHERE %4$s)',
+                   v.online_table, v.offline_table, p_before, v_match);
+    GET DIAGNOSTICS v_gone = ROW_COUNT;
+    RETURN v_gone;
+END
+$$;
+COMMENT ON FUNCTION fs.forget_online_without_history(integer, timestamptz) IS 'Deletes online values older than p_before whose entity has no history left (after retention).';
 
 CREATE OR REPLACE FUNCTION fs.fold_history_stats(p_version_id integer)
 RETURNS void
@@ -154,6 +182,7 @@ BEGIN
             EXECUTE format('DELETE FROM fs_offline.%I WHERE event_ts < %L', v_default, now() - v.retention);
             GET DIAGNOSTICS rows_expired = ROW_COUNT;
             IF rows_expired > 0 THEN
+                PERFORM fs.forget_online_without_history(v.version_id, now() - v.retention);
                 INSERT INTO fs.history_stats (version_id, rows) VALUES (v.version_id, -rows_expired);
                 INSERT INTO fs.maintenance_log (version_id, action, detail)
                 VALUES (v.version_id, 'expire default rows', format('%s rows older than %s', rows_expired, v.retention));

@@ -2,7 +2,8 @@
 -- value per entity, kept current by a statement trigger on its history table that
 -- upserts set-wise from the transition table, in the writer's transaction.
 -- Owns: fs.online_upsert_sql, fs.install_online_sync (the generated trigger function
---       fs.sync_online_v<version_id>), fs.online_columns_sql, fs.materialize.
+--       fs.sync_online_v<version_id>), fs.online_columns_sql, fs.materialize,
+--       fs.online_drift.
 -- The rule, everywhere: the newest (event_ts, created_ts) wins; an older event that
 -- arrives late never overwrites a newer value. Rows are upserted in key order, so
 -- concurrent writers of overlapping entities lock them in the same order and never
@@ -120,3 +121,31 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.materialize(text) IS 'Rebuilds a version''s online table from its history (newest row per entity); idempotent, safe during writes.';
+
+CREATE OR REPLACE FUNCTION fs.online_drift(p_view text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version fs.feature_view_version := fs.resolve_version(p_view);
+    v_keys    text := (SELECT string_agg(format('%I', k.name), ', ') FROM fs.key_columns(v_version.version_id) k);
+    v_cols    text := (SELECT string_agg(format('%I', f.name), ', ' ORDER BY f.position)
+                         FROM fs.feature f WHERE f.version_id = v_version.version_id);
+    v_newest  text;
+    v_online  text;
+    v_drift   bigint;
+BEGIN
+    v_newest := CASE WHEN v_keys IS NULL
+        THEN format('SELECT event_ts, created_ts, %s FROM fs_offline.%I ORDER BY event_ts DESC, created_ts DESC LIMIT 1',
+                    v_cols, v_version.offline_table)
+        ELSE format('SELECT DISTINCT ON (%1$s) %1$s, event_ts, created_ts, %2$s FROM fs_offline.%3$I ORDER BY %1$s, event_ts DESC, created_ts DESC',
+                    v_keys, v_cols, v_version.offline_table) END;
+    v_online := format('SELECT %s event_ts, created_ts, %s FROM fs_online.%I',
+                       coalesce(v_keys || ',', ''), v_cols, v_version.online_table);
+    EXECUTE format('SELECT count(*) FROM (((%1$s) EXCEPT ALL (%2$s)) UNION ALL ((%2$s) EXCEPT ALL (%1$s))) d', v_newest, v_online)
+       INTO v_drift;
+    RETURN v_drift;
+END
+$$;
+COMMENT ON FUNCTION fs.online_drift(text) IS 'How many rows differ between a version''s online table and the newest row per entity of its history (0 when in step).';

@@ -15,6 +15,7 @@ GRANT EXECUTE ON FUNCTION fs.drop_expired_partitions(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.fold_history_stats(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.forget(text, jsonb, text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.materialize(text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.online_drift(text) TO fs_reader;
 
 -- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging
 -- table); only partition creation runs as the owner.
@@ -27,6 +28,8 @@ GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz
 
 -- fs_reader reads the catalog and history (analysts, BI tools). These run as the caller.
 GRANT SELECT ON ALL TABLES IN SCHEMA fs TO fs_reader;
+-- Replica DSNs may carry passwords: admins only.
+REVOKE ALL ON fs.replica FROM fs_reader;
 GRANT EXECUTE ON FUNCTION fs.row_count(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.list_feature_views() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.describe_feature_view(text, integer) TO fs_reader;
@@ -52,6 +55,14 @@ GRANT EXECUTE ON FUNCTION fs.partition_name(integer, text, timestamptz) TO fs_re
 GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_columns_sql(integer, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.serving_query(integer[]) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.online_query(text[]) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.resolve_feature_ref(text) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.sql_type(text) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.normalize_dtype(text) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.vector_dimension(text) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.key_columns(integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.settle_as_of(timestamptz, interval) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;

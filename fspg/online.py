@@ -1,0 +1,128 @@
+"""Online lookups: several views' latest values for a batch of entities, one round trip.
+
+A feature service is served by its generated function ``fs_serving.<service>(keys[]…)``;
+a list of feature references by the query ``fs.online_query`` writes for it. Either way
+the statement is prepared once per pooled connection (psycopg keeps it by its text) and
+takes one array per key column, so 1 or 10,000 entities cost one round trip.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import psycopg
+import pyarrow as pa
+from psycopg import sql
+
+from fspg.errors import InvalidArgument
+
+MAX_KEYS = 10_000
+ONLINE_QUERY = "SELECT query, key_names, key_types, columns FROM fs.online_query(%(refs)s)"
+SERVICE_ARGS = """
+SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'fs_serving' AND p.proname = %(function)s"""
+
+# PostgreSQL type OIDs -> Arrow types, for columns that come back all NULL
+_ARROW_BY_OID = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
+                 701: pa.float64(), 25: pa.string(), 1043: pa.string(), 1082: pa.date32(),
+                 1184: pa.timestamp("us", tz="UTC"), 1114: pa.timestamp("us"), 1700: pa.float64()}
+
+
+@dataclass(frozen=True)
+class OnlineStatement:
+    """A prepared lookup: its SQL, the key columns it takes, in order, with their dtypes."""
+
+    query: str
+    key_names: tuple[str, ...]
+    key_types: tuple[str, ...]
+
+
+def statement_for_features(conn: psycopg.Connection, refs: Sequence[str]) -> OnlineStatement:
+    """The lookup for feature references (view.feature, view@2.feature, view.*)."""
+    import re
+
+    query, names, types, _ = conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone()
+    # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
+    query = re.sub(r"\$\d+", "%s", query.replace("%", "%%"))
+    return OnlineStatement(query, tuple(names), tuple(types))
+
+
+def statement_for_service(conn: psycopg.Connection, service: str, version: int | None = None) -> OnlineStatement:
+    """The lookup through a feature service's generated function (current or pinned version)."""
+    from fspg.errors import NotFound
+
+    function = service if version is None else f"{service}__v{version}"
+    row = conn.execute(SERVICE_ARGS, {"function": function}).fetchone()
+    if row is None:
+        raise NotFound(f"feature service {service}" + (f"@{version}" if version else "") + " does not exist",
+                       hint="fspg apply defines feature services")
+    pairs = [a.strip().split(" ", 1) for a in row[1].split(",") if a.strip()]
+    names = tuple(p[0].removeprefix("p_") for p in pairs)
+    types = tuple(p[1].removesuffix("[]") for p in pairs)
+    placeholders = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in types)
+    query = sql.SQL("SELECT * FROM fs_serving.{}({})").format(sql.Identifier(function), placeholders)
+    return OnlineStatement(query.as_string(conn), names, types)
+
+
+def key_arrays(statement: OnlineStatement, entities: Any) -> tuple[list[list[Any]], int]:
+    """One list per key column from a dict of columns, a list of dicts, an Arrow table or a list of keys."""
+    names = statement.key_names
+    if isinstance(entities, pa.Table):
+        entities = entities.to_pydict()
+    elif isinstance(entities, list) and entities and isinstance(entities[0], dict):
+        entities = {n: [row.get(n) for row in entities] for n in names}
+    elif isinstance(entities, (list, tuple)) and len(names) == 1:
+        entities = {names[0]: list(entities)}
+    if not isinstance(entities, dict):
+        raise InvalidArgument("entities must be a dict of key columns, a list of dicts, an Arrow table or a list of keys")
+    missing = [n for n in names if n not in entities]
+    if missing:
+        raise InvalidArgument(f"entities lack key column(s) {', '.join(missing)}", hint=f"keys: {', '.join(names)}")
+    arrays = [list(entities[n]) for n in names]
+    lengths = {len(a) for a in arrays}
+    if len(lengths) > 1:
+        raise InvalidArgument(f"key columns have different lengths: {sorted(lengths)}")
+    count = lengths.pop() if lengths else 1
+    if count > MAX_KEYS:
+        raise InvalidArgument(f"{count:,} entities in one lookup; the limit is {MAX_KEYS:,}",
+                              hint="split the request; each call is one round trip")
+    for name, values in zip(names, arrays):
+        if any(v is None for v in values):
+            raise InvalidArgument(f"NULL in key column {name}: every entity needs its whole key")
+    return arrays, count
+
+
+def lookup(conn: psycopg.Connection, statement: OnlineStatement, arrays: list[list[Any]]) -> psycopg.Cursor:
+    """Run a prepared lookup; wrong key types become InvalidArgument."""
+    try:
+        return conn.execute(statement.query, arrays, prepare=True)
+    except (psycopg.errors.InvalidTextRepresentation, psycopg.errors.NumericValueOutOfRange,
+            psycopg.errors.CannotCoerce, psycopg.errors.DatatypeMismatch) as err:
+        expected = ", ".join(f"{n} {t}" for n, t in zip(statement.key_names, statement.key_types))
+        raise InvalidArgument(f"entity keys of the wrong type: {err.diag.message_primary}",
+                              hint=f"keys are {expected}") from err
+
+
+def to_arrow(cursor: psycopg.Cursor, *, drop_event_ts: bool = True) -> pa.Table:
+    """The rows of a lookup as an Arrow table, column by column."""
+    rows = cursor.fetchall()
+    columns = list(zip(*rows)) if rows else [() for _ in cursor.description]
+    arrays, names = [], []
+    for desc, values in zip(cursor.description, columns):
+        if drop_event_ts and desc.name.endswith("__event_ts"):
+            continue
+        names.append(desc.name)
+        arrays.append(_array(values, desc.type_code))
+    return pa.Table.from_arrays(arrays, names=names)
+
+
+def _array(values, oid: int) -> pa.Array:
+    if values and hasattr(values[0], "tolist") or any(hasattr(v, "tolist") for v in values if v is not None):
+        values = [v.tolist() if v is not None else None for v in values]  # pgvector -> lists
+        return pa.array(values, pa.list_(pa.float32()))
+    target = _ARROW_BY_OID.get(oid)
+    try:
+        return pa.array(values, target) if target is not None else pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array(values)

@@ -1,0 +1,172 @@
+-- 82_serving: reading several views' online values in one round trip.
+-- Owns: fs.serving_query (the SELECT for a list of pinned features, keyed by arrays of
+--       entity keys), fs.online_query (the same from feature references),
+--       fs.create_service_functions (fs_serving.<service>(...) and
+--       fs_serving.<service>__v<N>(...), generated per feature service version).
+-- Generated functions are LANGUAGE sql, STABLE, SECURITY INVOKER and without SET, so
+-- PostgreSQL inlines them into the caller's query: a prepared call costs what the
+-- hand-written join costs. Row i of the result answers the i-th element of the key
+-- arrays; entities without a value come back as NULLs; TTL-expired values are NULL.
+
+CREATE OR REPLACE FUNCTION fs.serving_query(p_feature_ids integer[])
+RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_clash   text;
+    v_select  text[] := '{}';
+    v_from    text;
+    v_joins   text := '';
+    v_view    record;
+    v_alias   text;
+    v_i       integer := 0;
+BEGIN
+    CREATE TEMP TABLE IF NOT EXISTS fs_serving_features (ord integer, feature_id integer, version_id integer,
+        view_name text, feature text, dtype text) ON COMMIT DROP;
+    TRUNCATE fs_serving_features;
+    INSERT INTO fs_serving_features
+    SELECT t.ord, f.feature_id, f.version_id, fv.name, f.name, f.dtype
+      FROM unnest(p_feature_ids) WITH ORDINALITY AS t(id, ord)
+      JOIN fs.feature f ON f.feature_id = t.id
+      JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
+      JOIN fs.feature_view fv ON fv.view_id = vv.view_id;
+
+    -- The request's key columns: every entity key of the views, each once, in order.
+    SELECT array_agg(name ORDER BY first), array_agg(dtype ORDER BY first) INTO key_names, key_types
+      FROM (SELECT k.name, min(k.dtype) AS dtype, min(s.ord * 100 + k.position) AS first
+              FROM fs_serving_features s
+              JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
+              JOIN fs.feature_view fv ON fv.view_id = vv.view_id
+              JOIN fs.entity_key k ON k.entity_id = fv.entity_id
+             GROUP BY k.name) keys;
+    SELECT string_agg(DISTINCT k.name, ', ') INTO v_clash
+      FROM fs_serving_features s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
+      JOIN fs.feature_view fv ON fv.view_id = vv.view_id JOIN fs.entity_key k ON k.entity_id = fv.entity_id
+     GROUP BY k.name HAVING count(DISTINCT k.dtype) > 1;
+    IF v_clash IS NOT NULL THEN
+        RAISE EXCEPTION 'key column % has different types in the requested views', v_clash USING ERRCODE = 'YF008';
+    END IF;
+
+    IF key_names IS NULL THEN
+        key_names := '{}';
+        key_types := '{}';
+        v_from := '(SELECT 1 AS ord) r';
+    ELSE
+        v_from := format('unnest(%s) WITH ORDINALITY AS r(%s, ord)',
+                         (SELECT string_agg(format('$%s::%s[]', i, fs.sql_type(key_types[i])), ', ')
+                            FROM generate_subscripts(key_names, 1) i),
+                         (SELECT string_agg(format('%I', n), ', ') FROM unnest(key_names) n));
+        v_select := (SELECT array_agg(format('r.%I', n)) FROM unnest(key_names) n);
+    END IF;
+    columns := key_names;
+
+    FOR v_view IN
+        SELECT s.version_id, s.view_name, vv.online_table, vv.ttl, min(s.ord) AS first
+          FROM fs_serving_features s JOIN fs.feature_view_version vv USING (version_id)
+         GROUP BY s.version_id, s.view_name, vv.online_table, vv.ttl ORDER BY first
+    LOOP
+        v_i := v_i + 1;
+        v_alias := 'v' || v_i;
+        v_joins := v_joins || format(' LEFT JOIN fs_online.%I %s ON %s', v_view.online_table, v_alias,
+            coalesce((SELECT string_agg(format('%1$s.%2$I = r.%2$I', v_alias, k.name), ' AND ')
+                        FROM fs.key_columns(v_view.version_id) k), 'true'));
+        -- Features named alike in two views become view__feature, for both.
+        SELECT v_select || array_agg(
+                   format('%s AS %I',
+                          CASE WHEN v_view.ttl IS NULL THEN format('%s.%I', v_alias, s.feature)
+                               ELSE format('CASE WHEN %s THEN %s.%I END',
+                                           fs.ttl_condition(v_view.ttl, v_alias || '.event_ts', 'now()'), v_alias, s.feature) END,
+                          CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
+                               THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord),
+               columns || array_agg(CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
+                                         THEN s.view_name || '__' || s.feature ELSE s.feature END ORDER BY s.ord)
+          INTO v_select, columns
+          FROM fs_serving_features s WHERE s.version_id = v_view.version_id;
+    END LOOP;
+    -- Each view's event time, last, so a caller can see how old a value is.
+    SELECT v_select || array_agg(format('v%s.event_ts AS %I', i, name || '__event_ts') ORDER BY i),
+           columns || array_agg(name || '__event_ts' ORDER BY i)
+      INTO v_select, columns
+      FROM (SELECT row_number() OVER (ORDER BY min(s.ord)) AS i, s.view_name AS name
+              FROM fs_serving_features s GROUP BY s.view_name) v;
+    query := format('SELECT %s FROM %s%s ORDER BY r.ord', array_to_string(v_select, ', '), v_from, v_joins);
+    RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION fs.serving_query(integer[]) IS 'The SELECT answering a batch of online lookups for pinned features; $1..$n are arrays of the key columns (key_names).';
+
+CREATE OR REPLACE FUNCTION fs.online_query(p_refs text[])
+RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids integer[];
+    v_mixed text;
+BEGIN
+    IF p_refs IS NULL OR cardinality(p_refs) = 0 THEN
+        RAISE EXCEPTION 'no features requested' USING ERRCODE = 'YF015', HINT = 'Pass references such as user_stats.spend_7d or user_stats.*';
+    END IF;
+    SELECT array_agg(r.feature_id ORDER BY t.ord, r.feature_id), string_agg(DISTINCT r.view_name, ', ')
+           FILTER (WHERE r.view_name IN (SELECT r2.view_name FROM unnest(p_refs) x, fs.resolve_feature_ref(x) r2
+                                          GROUP BY r2.view_name HAVING count(DISTINCT r2.view_version) > 1))
+      INTO v_ids, v_mixed
+      FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
+    IF v_mixed IS NOT NULL THEN
+        RAISE EXCEPTION 'the request mixes versions of %', v_mixed USING ERRCODE = 'YF008';
+    END IF;
+    RETURN QUERY SELECT * FROM fs.serving_query(v_ids);
+END
+$$;
+COMMENT ON FUNCTION fs.online_query(text[]) IS 'fs.serving_query for feature references (view.feature, view@2.feature, view.*).';
+
+CREATE OR REPLACE FUNCTION fs.create_service_functions(p_service_version_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_service text;
+    v_version integer;
+    v_current boolean;
+    v_q       record;
+    v_args    text;
+    v_returns text;
+    v_name    text;
+    v_old     regprocedure;
+BEGIN
+    SELECT s.name, sv.version, sv.version = s.current_version INTO v_service, v_version, v_current
+      FROM fs.feature_service_version sv JOIN fs.feature_service s USING (service_id)
+     WHERE sv.service_version_id = p_service_version_id;
+    SELECT * INTO v_q FROM fs.serving_query(
+        (SELECT array_agg(sf.feature_id ORDER BY sf.position) FROM fs.feature_service_feature sf
+          WHERE sf.service_version_id = p_service_version_id));
+    v_args := coalesce((SELECT string_agg(format('%I %s[]', 'p_' || v_q.key_names[i], fs.sql_type(v_q.key_types[i])), ', ')
+                          FROM generate_subscripts(v_q.key_names, 1) i), '');
+    -- Result columns: keys, features, event times; typed from the query itself.
+    EXECUTE format('CREATE TEMP VIEW fs_serving_shape AS %s',
+                   regexp_replace(v_q.query, '\$(\d+)', 'NULL', 'g'));
+    SELECT string_agg(format('%I %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum)
+      INTO v_returns FROM pg_attribute a WHERE a.attrelid = 'pg_temp.fs_serving_shape'::regclass AND a.attnum > 0;
+    DROP VIEW pg_temp.fs_serving_shape;
+
+    FOREACH v_name IN ARRAY ARRAY[format('%s__v%s', v_service, v_version)]
+                            || CASE WHEN v_current THEN ARRAY[v_service] ELSE '{}'::text[] END LOOP
+        -- The current-version name may change signature between versions: replace it whole.
+        FOR v_old IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                      WHERE n.nspname = 'fs_serving' AND p.proname = v_name LOOP
+            EXECUTE format('DROP FUNCTION %s', v_old);
+        END LOOP;
+        EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) LANGUAGE sql STABLE PARALLEL SAFE AS %L',
+                       v_name, v_args, v_returns, v_q.query);
+        EXECUTE format('COMMENT ON FUNCTION fs_serving.%I(%s) IS %L', v_name,
+                       coalesce((SELECT string_agg(fs.sql_type(t) || '[]', ', ') FROM unnest(v_q.key_types) t), ''),
+                       format('Online features of feature service %s@%s: one row per element of the key arrays, in order (generated).',
+                              v_service, v_version));
+        EXECUTE format('GRANT EXECUTE ON FUNCTION fs_serving.%I(%s) TO fs_serving', v_name,
+                       coalesce((SELECT string_agg(fs.sql_type(t) || '[]', ', ') FROM unnest(v_q.key_types) t), ''));
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION fs.create_service_functions(integer) IS 'Generates fs_serving.<service>__v<N>(keys[]...) and, for the current version, fs_serving.<service>(keys[]...).';
