@@ -35,6 +35,15 @@ def describe_feature_view(conn: psycopg.Connection, name: str, version: int | No
     return conn.execute(DESCRIBE_VIEW, {"name": name, "version": version}).fetchone()[0]
 
 
+def has_replicas(conn: psycopg.Connection) -> bool:
+    """Whether serving replicas are registered (readable by fs_admin only)."""
+    try:
+        with conn.transaction():
+            return conn.execute("SELECT EXISTS (SELECT 1 FROM fs.replica)").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:
+        return False
+
+
 def parse_ref(ref: str) -> tuple[str, int | None]:
     """Split ``name`` or ``name@3`` into the name and the version (None for current)."""
     from fspg.errors import UserError

@@ -53,7 +53,7 @@ def _store(ctx: click.Context):
 def _dsn(ctx: click.Context) -> str:
     from fspg.connection import resolve_dsn
 
-    return resolve_dsn(ctx.obj["dsn"])
+    return resolve_dsn(ctx.find_root().obj["dsn"])
 
 
 # -- the embedded server ------------------------------------------------------------------
@@ -377,6 +377,100 @@ def forget(ctx: click.Context, name: str, keys: tuple[str, ...], reason: str | N
     with _store(ctx) as store:
         deleted = store.forget(name, entity, reason=reason)
     click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted (logged in fs.erasure_log)")
+
+
+# -- online store -----------------------------------------------------------------------
+@main.command()
+@click.argument("name")
+@click.pass_context
+def materialize(ctx: click.Context, name: str) -> None:
+    """Rebuild the online table of NAME (or NAME@V) from its history; safe while writes go on."""
+    with _store(ctx) as store:
+        result = store.materialize(name)
+    click.echo(f"{result['feature_view']}@{result['version']}: {result['entities']:,} entities upserted,"
+               f" {result['removed']:,} stale rows removed")
+
+
+@main.command()
+@click.option("--features", help="Comma-separated references: view.feature, view@2.feature, view.*")
+@click.option("--service", help="A feature service instead of --features.")
+@click.option("--key", "keys", multiple=True, required=True,
+              help="KEY=V1,V2,... (repeat per key column), e.g. --key user_id=1,2 --key merchant_id=7,8")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def online(ctx: click.Context, features: str | None, service: str | None, keys: tuple[str, ...], as_json: bool) -> None:
+    """Look up online feature values for some entities (one round trip)."""
+    from fspg.errors import UserError
+    from fspg.output import emit_json, table
+
+    entities: dict[str, list] = {}
+    for item in keys:
+        key, sep, values = item.partition("=")
+        if not sep or not values:
+            raise UserError(f"expected KEY=V1,V2,..., got {item!r}")
+        entities[key] = [int(v) if v.lstrip("-").isdigit() else v for v in values.split(",")]
+    with _store(ctx) as store:
+        rows = store.get_online_features(features.split(",") if features else None, service=service,
+                                         entities=entities, as_dicts=True)
+    if as_json:
+        emit_json(rows)
+    else:
+        click.echo(table(rows, list(rows[0]) if rows else []))
+
+
+@main.group()
+def replica() -> None:
+    """Serving replicas: other PostgreSQL servers subscribed to the online tables."""
+
+
+@replica.command(name="add")
+@click.option("--dsn", "replica_dsn", required=True, help="DSN of the replica database (it needs to reach the primary).")
+@click.option("--name", help="A name for it (default: from host, port and database).")
+@click.pass_context
+def replica_add(ctx: click.Context, replica_dsn: str, name: str | None) -> None:
+    """Prepare a replica and subscribe it to every online table (views made later follow)."""
+    from fspg import replicas
+
+    added = replicas.add(_dsn(ctx), replica_dsn, name)
+    click.echo(f"replica {added.name} subscribed ({added.subscription}); fspg replica status shows its lag")
+
+
+@replica.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def replica_status(ctx: click.Context, as_json: bool) -> None:
+    """Each replica: reachable, streaming, lag in bytes and seconds, apply errors."""
+    from fspg import replicas
+    from fspg.output import emit_json, table
+
+    rows = replicas.status(_dsn(ctx))
+    if as_json:
+        emit_json(rows)
+    elif not rows:
+        click.echo("no replicas; add one with: fspg replica add --dsn DSN")
+    else:
+        click.echo(table(rows, ["name", "reachable", "streaming", "lag_bytes", "lag_seconds", "errors", "dsn"]))
+
+
+@replica.command(name="sync")
+@click.pass_context
+def replica_sync(ctx: click.Context) -> None:
+    """Bring every replica's online schema up to date and refresh its subscription."""
+    from fspg import replicas
+
+    unreachable = replicas.sync(_dsn(ctx))
+    click.echo("replicas in step" if not unreachable else f"not reachable: {', '.join(unreachable)}")
+
+
+@replica.command(name="remove")
+@click.argument("name")
+@click.pass_context
+def replica_remove(ctx: click.Context, name: str) -> None:
+    """Drop a replica's subscription and its replication slot (no orphan slot is left)."""
+    from fspg import replicas
+
+    by_replica = replicas.remove(_dsn(ctx), name)
+    click.echo(f"replica {name} removed" + ("" if by_replica else " (replica unreachable: slot dropped on the primary)"))
 
 
 @main.command()

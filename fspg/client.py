@@ -138,7 +138,27 @@ class FeatureStore:
         """
         doc = definitions.from_mapping(source) if isinstance(source, dict) else definitions.load(source)
         with self.connection() as conn:
-            return catalog.apply(conn, doc, dry_run=dry_run)
+            plan = catalog.apply(conn, doc, dry_run=dry_run)
+            has_replicas = not dry_run and catalog.has_replicas(conn)
+        if has_replicas and any(step.action in ("create", "new version", "update") for step in plan):
+            self.sync_replicas()
+        return plan
+
+    def sync_replicas(self) -> list[str]:
+        """Give every serving replica the online tables and functions made since; returns unreachable replicas.
+
+        ``apply`` calls this; an unreachable replica is reported with a warning and
+        catches up at the next sync (``fspg replica sync``).
+        """
+        import warnings
+
+        from fspg import replicas
+
+        unreachable = replicas.sync(self.dsn)
+        if unreachable:
+            warnings.warn(f"replicas not reachable, run fspg replica sync later: {', '.join(unreachable)}",
+                          stacklevel=2)
+        return unreachable
 
     def list_feature_views(self) -> list[dict[str, Any]]:
         """Feature views with current version, entity, owner, versions, features and rows."""
@@ -224,9 +244,9 @@ class FeatureStore:
         """
         if (features is None) == (service is None):
             raise InvalidArgument("name either features or a service")
+        statement = self._online_statement(features, service, service_version)
+        arrays, _ = online.key_arrays(statement, entities)
         with self._read_connection() as conn:
-            statement = self._online_statement(conn, features, service, service_version)
-            arrays, _ = online.key_arrays(statement, entities)
             cursor = online.lookup(conn, statement, arrays)
             if as_dicts:
                 rows = cursor.fetchall()
@@ -235,12 +255,14 @@ class FeatureStore:
                 return [{names[i]: row[i] for i in keep} for row in rows]
             return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
 
-    def _online_statement(self, conn, features, service, version) -> "online.OnlineStatement":
+    def _online_statement(self, features, service, version) -> "online.OnlineStatement":
+        # Built once on the primary (replicas have no catalog), then reused.
         key = (tuple(features) if features else None, service, version)
         statement = self._statements.get(key)
         if statement is None:
-            statement = (online.statement_for_features(conn, features) if features
-                         else online.statement_for_service(conn, service, version))
+            with self.connection() as conn:
+                statement = (online.statement_for_features(conn, features) if features
+                             else online.statement_for_service(conn, service, version))
             self._statements[key] = statement
         return statement
 

@@ -106,6 +106,9 @@ def _embedded():
 def _free_port(preferred: int | None) -> int:
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            # As PostgreSQL binds: connections of a killed server linger in TIME_WAIT and
+            # must not push a restart onto a new port (replicas and clients hold the old).
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 s.bind(("127.0.0.1", candidate))
             except OSError:

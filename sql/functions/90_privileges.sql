@@ -15,6 +15,9 @@ GRANT EXECUTE ON FUNCTION fs.drop_expired_partitions(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.fold_history_stats(integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.forget(text, jsonb, text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.materialize(text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.ensure_publication() TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.replica_ddl() TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.replica_slots() TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.online_drift(text) TO fs_reader;
 
 -- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging

@@ -1,0 +1,94 @@
+-- 84_replication: serving replicas by native logical replication. The primary
+-- publishes every online table (publication fspg_online, FOR TABLES IN SCHEMA
+-- fs_online, so tables made later are in it at once); a replica gets the same online
+-- tables, views and serving functions, and a subscription.
+-- Owns: fs.ensure_publication, fs.replica_ddl, fs.replica_slots.
+
+CREATE OR REPLACE FUNCTION fs.ensure_publication()
+RETURNS text
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'fspg_online') THEN
+        CREATE PUBLICATION fspg_online FOR TABLES IN SCHEMA fs_online;
+    END IF;
+    RETURN 'fspg_online';
+END
+$$;
+COMMENT ON FUNCTION fs.ensure_publication() IS 'Creates the publication of all online tables (fspg_online) if it does not exist yet.';
+
+CREATE OR REPLACE FUNCTION fs.replica_ddl()
+RETURNS TABLE (ord integer, statement text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_i integer := 0;
+BEGIN
+    -- Statements a replica runs to hold what the primary serves: idempotent, in order.
+    ord := 0; statement := 'CREATE SCHEMA IF NOT EXISTS fs_online'; RETURN NEXT;
+    ord := 1; statement := 'CREATE SCHEMA IF NOT EXISTS fs_serving'; RETURN NEXT;
+    ord := 2; statement := $s$DO $r$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fs_serving') THEN CREATE ROLE fs_serving NOLOGIN; END IF; END $r$ $s$; RETURN NEXT;
+    ord := 3; statement := 'GRANT USAGE ON SCHEMA fs_online, fs_serving TO fs_serving'; RETURN NEXT;
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
+        ord := 4; statement := format('CREATE EXTENSION IF NOT EXISTS vector SCHEMA %I',
+                                      (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'));
+        RETURN NEXT;
+    END IF;
+    v_i := 10;
+    FOR v IN
+        SELECT c.oid, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'fs_online' AND c.relkind = 'r' ORDER BY c.relname
+    LOOP
+        v_i := v_i + 1;
+        ord := v_i;
+        statement := format('CREATE TABLE IF NOT EXISTS fs_online.%I (%s, PRIMARY KEY (%s))', v.relname,
+            (SELECT string_agg(format('%I %s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                      CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END), ', ' ORDER BY a.attnum)
+               FROM pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0 AND NOT a.attisdropped),
+            (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY array_position(i.indkey::int2[], a.attnum))
+               FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+              WHERE i.indrelid = v.oid AND i.indisprimary));
+        RETURN NEXT;
+        v_i := v_i + 1; ord := v_i;
+        statement := format('GRANT SELECT ON fs_online.%I TO fs_serving', v.relname);
+        RETURN NEXT;
+    END LOOP;
+    FOR v IN
+        SELECT c.relname, pg_get_viewdef(c.oid) AS def FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = 'fs_online' AND c.relkind = 'v' ORDER BY c.relname
+    LOOP
+        v_i := v_i + 1; ord := v_i;
+        statement := format('DROP VIEW IF EXISTS fs_online.%1$I; CREATE VIEW fs_online.%1$I AS %2$s GRANT SELECT ON fs_online.%1$I TO fs_serving',
+                            v.relname, rtrim(v.def, ';') || ';');
+        RETURN NEXT;
+    END LOOP;
+    FOR v IN
+        SELECT p.oid, p.proname, pg_get_function_identity_arguments(p.oid) AS args
+          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'fs_serving' ORDER BY p.proname
+    LOOP
+        v_i := v_i + 1; ord := v_i;
+        statement := format('DROP FUNCTION IF EXISTS fs_serving.%1$I(%2$s); %3$s; GRANT EXECUTE ON FUNCTION fs_serving.%1$I(%2$s) TO fs_serving',
+                            v.proname, v.args, pg_get_functiondef(v.oid));
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION fs.replica_ddl() IS 'The statements that give a replica the primary''s online tables, views and serving functions (idempotent).';
+
+CREATE OR REPLACE FUNCTION fs.replica_slots()
+RETURNS TABLE (name text, slot_name text, active boolean, lag_bytes numeric, replay_lag interval, state text)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT r.name, r.slot_name, s.active,
+           pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn),
+           a.replay_lag, a.state
+      FROM fs.replica r
+      LEFT JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+      LEFT JOIN pg_stat_replication a ON a.pid = s.active_pid
+     ORDER BY r.name
+$$;
+COMMENT ON FUNCTION fs.replica_slots() IS 'Each registered replica''s replication slot on the primary: active, bytes behind, replay lag.';
