@@ -284,6 +284,14 @@ class FeatureStore:
                 raise mapped from err
             raise
 
+    def nearest(self, name: str, feature: str, vector: Any, k: int = 10, *,
+                filters: dict[str, Any] | None = None) -> "pa.Table":
+        """The ``k`` entities whose vector ``feature`` is nearest to ``vector`` (online values
+        within the TTL), with their distance and features; ``filters`` are feature equalities.
+        The metric is the feature's index metric (l2 unless declared)."""
+        with self._read_connection() as conn:
+            return online.nearest(conn, name, feature, vector, k, filters)
+
     def materialize(self, name: str) -> dict[str, Any]:
         """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
         with self.connection() as conn:

@@ -117,12 +117,49 @@ def to_arrow(cursor: psycopg.Cursor, *, drop_event_ts: bool = True) -> pa.Table:
     return pa.Table.from_arrays(arrays, names=names)
 
 
+def _as_list(value: Any) -> list[float] | None:
+    # pgvector's adapter returns Vector objects (or numpy arrays): Arrow wants lists.
+    if value is None:
+        return None
+    if hasattr(value, "to_list"):
+        return value.to_list()
+    return value.tolist()
+
+
 def _array(values, oid: int) -> pa.Array:
-    if values and hasattr(values[0], "tolist") or any(hasattr(v, "tolist") for v in values if v is not None):
-        values = [v.tolist() if v is not None else None for v in values]  # pgvector -> lists
-        return pa.array(values, pa.list_(pa.float32()))
+    sample = next((v for v in values if v is not None), None)
+    if sample is not None and (hasattr(sample, "to_list") or hasattr(sample, "tolist")):
+        return pa.array([_as_list(v) for v in values], pa.list_(pa.float32()))
     target = _ARROW_BY_OID.get(oid)
     try:
         return pa.array(values, target) if target is not None else pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array(values)
+
+
+NEAREST_QUERY = "SELECT fs.nearest_query(%(view)s, %(feature)s, %(k)s, %(filters)s)"
+VECTOR_DIMENSION = ("SELECT fs.vector_dimension(dtype) FROM fs.view_columns(%(view)s)"
+                    " WHERE name = %(feature)s AND role = 'feature'")
+
+
+def nearest(conn: psycopg.Connection, view: str, feature: str, vector: Sequence[float], k: int,
+            filters: dict[str, Any] | None) -> pa.Table:
+    """The k entities nearest to ``vector`` (keys, distance, features), one round trip."""
+    import re
+
+    from fspg.errors import NotFound
+
+    row = conn.execute(VECTOR_DIMENSION, {"view": view, "feature": feature}).fetchone()
+    if row is None or row[0] is None:
+        raise NotFound(f"{feature} is not a vector feature of {view}")
+    values = [float(v) for v in vector]
+    if len(values) != row[0]:
+        raise InvalidArgument(f"query vector has {len(values)} dimensions, {view}.{feature} has {row[0]}")
+    filters = filters or {}
+    query = conn.execute(NEAREST_QUERY, {"view": view, "feature": feature, "k": k,
+                                         "filters": list(filters)}).fetchone()[0]
+    # $1 (the query vector) appears twice: name the placeholders.
+    query = re.sub(r"\$(\d+)", lambda m: f"%(p{m.group(1)})s", query.replace("%", "%%"))
+    params = {"p1": "[" + ",".join(repr(v) for v in values) + "]"}
+    params.update({f"p{i}": v for i, v in enumerate(filters.values(), start=2)})
+    return to_arrow(conn.execute(query, params, prepare=True))

@@ -141,3 +141,13 @@ AS $$
                 ELSE format('fs.is_valid_input(%s, %L)', p_expr, p_type) END
 $$;
 COMMENT ON FUNCTION fs.valid_input_sql(text, text) IS 'SQL predicate text: p_expr (text) can be read as p_type.';
+
+CREATE OR REPLACE FUNCTION fs.vector_schema()
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT n.nspname FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+     WHERE e.extname = 'vector'
+$$;
+COMMENT ON FUNCTION fs.vector_schema() IS 'The schema pgvector is installed in (NULL without pgvector): fspg qualifies its types and operators.';

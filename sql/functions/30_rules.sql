@@ -176,3 +176,26 @@ AS $$
     HAVING count(*) > 0
 $$;
 COMMENT ON FUNCTION fs.feature_constraint(text, text, jsonb) IS 'The CHECK constraint (name, expression) holding every rule of a feature; no row when it has no rules.';
+
+CREATE OR REPLACE FUNCTION fs.normalize_vector_index(p_feature text, p_dtype text, p_index jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_spec jsonb := CASE jsonb_typeof(p_index) WHEN 'string' THEN jsonb_build_object('type', p_index #>> '{}') ELSE p_index END;
+BEGIN
+    -- index: hnsw, or {type: hnsw, metric: l2 | cosine | ip}; an online nearest-neighbour index.
+    IF fs.vector_dimension(p_dtype) IS NULL THEN
+        RAISE EXCEPTION 'index applies to vector features only (feature % is %)', p_feature, p_dtype USING ERRCODE = 'YF005';
+    END IF;
+    IF jsonb_typeof(v_spec) IS DISTINCT FROM 'object' OR v_spec ->> 'type' IS DISTINCT FROM 'hnsw'
+       OR coalesce(v_spec ->> 'metric', 'l2') NOT IN ('l2', 'cosine', 'ip')
+       OR EXISTS (SELECT 1 FROM jsonb_object_keys(v_spec) k WHERE k NOT IN ('type', 'metric')) THEN
+        RAISE EXCEPTION 'invalid index % on feature %', p_index, p_feature
+            USING ERRCODE = 'YF005', HINT = 'Write index: hnsw, or index: {type: hnsw, metric: cosine} (metrics: l2, cosine, ip).';
+    END IF;
+    RETURN jsonb_build_object('type', 'hnsw', 'metric', coalesce(v_spec ->> 'metric', 'l2'));
+END
+$$;
+COMMENT ON FUNCTION fs.normalize_vector_index(text, text, jsonb) IS 'Validates a vector feature''s index declaration and returns it in canonical form {type, metric}.';

@@ -81,6 +81,16 @@ BEGIN
     EXECUTE format('GRANT INSERT ON fs_offline.%I TO fs_writer', v_offline);
     EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_online);
 
+    -- Nearest-neighbour indexes declared on vector features, on the online table.
+    FOR v_check IN
+        SELECT f ->> 'name' AS name, f #>> '{index,metric}' AS metric
+          FROM fs.feature_view_version vv, jsonb_array_elements(vv.definition -> 'features') f
+         WHERE vv.version_id = p_version_id AND f ? 'index'
+    LOOP
+        EXECUTE format('CREATE INDEX ON fs_online.%I USING hnsw (%I %I.%I)', v_online, v_check.name, fs.vector_schema(),
+                       CASE v_check.metric WHEN 'cosine' THEN 'vector_cosine_ops' WHEN 'ip' THEN 'vector_ip_ops' ELSE 'vector_l2_ops' END);
+    END LOOP;
+
     PERFORM fs.install_history_triggers(p_version_id);
     PERFORM fs.install_online_sync(p_version_id);
     PERFORM fs.comment_version_tables(p_version_id);

@@ -166,7 +166,7 @@ BEGIN
     END IF;
     FOR v_feature IN SELECT jsonb_array_elements(p_spec -> 'features') LOOP
         PERFORM fs.reject_unknown_fields(format('feature %s.%s', v_name, coalesce(v_feature ->> 'name', '?')),
-                                         v_feature, ARRAY['name', 'dtype', 'description', 'rules']);
+                                         v_feature, ARRAY['name', 'dtype', 'description', 'rules', 'index']);
         v_fname := fs.check_name('feature', v_feature ->> 'name');
         IF v_fname = ANY (fs.reserved_columns()) OR v_fname = ANY (v_key_names) THEN
             RAISE EXCEPTION 'feature name %.% is reserved', v_name, v_fname
@@ -181,7 +181,9 @@ BEGIN
         PERFORM fs.sql_type(v_dtype);  -- raises YF007 now for vector features without pgvector
         v_features := v_features || jsonb_build_array(jsonb_build_object(
             'name', v_fname, 'dtype', v_dtype,
-            'rules', fs.normalize_rules(v_fname, v_dtype, v_feature -> 'rules')));
+            'rules', fs.normalize_rules(v_fname, v_dtype, v_feature -> 'rules'))
+            || CASE WHEN v_feature ? 'index' THEN jsonb_build_object('index', fs.normalize_vector_index(v_fname, v_dtype, v_feature -> 'index'))
+                    ELSE '{}'::jsonb END);
     END LOOP;
 
     -- The definition identifies a version: equal definitions, same version.

@@ -3,7 +3,7 @@
 -- upserts set-wise from the transition table, in the writer's transaction.
 -- Owns: fs.online_upsert_sql, fs.install_online_sync (the generated trigger function
 --       fs.sync_online_v<version_id>), fs.online_columns_sql, fs.materialize,
---       fs.online_drift.
+--       fs.online_drift, fs.nearest_query, fs.nearest (vector search).
 -- The rule, everywhere: the newest (event_ts, created_ts) wins; an older event that
 -- arrives late never overwrites a newer value. Rows are upserted in key order, so
 -- concurrent writers of overlapping entities lock them in the same order and never
@@ -149,3 +149,64 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.online_drift(text) IS 'How many rows differ between a version''s online table and the newest row per entity of its history (0 when in step).';
+
+CREATE OR REPLACE FUNCTION fs.nearest_query(p_view text, p_feature text, p_k integer, p_filters text[] DEFAULT '{}')
+RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version fs.feature_view_version := fs.resolve_version(p_view);
+    v_feature fs.feature;
+    v_metric  text;
+    v_op      text;
+    v_unknown text;
+BEGIN
+    SELECT * INTO v_feature FROM fs.feature WHERE version_id = v_version.version_id AND name = p_feature;
+    IF NOT FOUND OR fs.vector_dimension(v_feature.dtype) IS NULL THEN
+        RAISE EXCEPTION '% is not a vector feature of %', p_feature, p_view USING ERRCODE = 'YF006';
+    END IF;
+    IF p_k IS NULL OR p_k < 1 OR p_k > 10000 THEN
+        RAISE EXCEPTION 'k must be between 1 and 10000, got %', p_k USING ERRCODE = 'YF015';
+    END IF;
+    SELECT string_agg(x, ', ') INTO v_unknown FROM unnest(p_filters) x
+     WHERE NOT EXISTS (SELECT 1 FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = x);
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot filter on %: not a feature of %', v_unknown, p_view USING ERRCODE = 'YF006';
+    END IF;
+    v_metric := coalesce((SELECT f #>> '{index,metric}' FROM jsonb_array_elements(v_version.definition -> 'features') f
+                           WHERE f ->> 'name' = p_feature), 'l2');
+    v_op := format('OPERATOR(%I.%s)', fs.vector_schema(),
+                   CASE v_metric WHEN 'cosine' THEN '<=>' WHEN 'ip' THEN '<#>' ELSE '<->' END);
+    -- $1 is the query vector, $2.. the filter values, in the order of p_filters.
+    RETURN format('SELECT %s, (o.%I %s $1::%s)::float8 AS distance, %s FROM fs_online.%I o WHERE o.%I IS NOT NULL AND %s%s ORDER BY o.%I %s $1::%s LIMIT %s',
+                  coalesce((SELECT string_agg(format('o.%I', k.name), ', ') FROM fs.key_columns(v_version.version_id) k), 'o.global_key'),
+                  p_feature, v_op, fs.sql_type(v_feature.dtype),
+                  fs.online_columns_sql(v_version.version_id, 'o'), v_version.online_table, p_feature,
+                  fs.ttl_condition(v_version.ttl, 'o.event_ts', 'now()'),
+                  coalesce((SELECT string_agg(format(' AND o.%I = $%s', x, i + 1), '') FROM unnest(p_filters) WITH ORDINALITY AS t(x, i)), ''),
+                  p_feature, v_op, fs.sql_type(v_feature.dtype), p_k);
+END
+$$;
+COMMENT ON FUNCTION fs.nearest_query(text, text, integer, text[]) IS 'SELECT of the k entities whose vector feature is nearest to $1 (the view''s index metric), among values within the TTL; filters are equality on features ($2..).';
+
+CREATE OR REPLACE FUNCTION fs.nearest(p_view text, p_feature text, p_query real[], p_k integer DEFAULT 10)
+RETURNS TABLE (entity jsonb, distance float8)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version fs.feature_view_version := fs.resolve_version(p_view);
+    v_dim     integer := (SELECT fs.vector_dimension(f.dtype) FROM fs.feature f
+                           WHERE f.version_id = v_version.version_id AND f.name = p_feature);
+BEGIN
+    IF v_dim IS NOT NULL AND cardinality(p_query) <> v_dim THEN
+        RAISE EXCEPTION 'query vector has % dimensions, % has %', cardinality(p_query), p_feature, v_dim USING ERRCODE = 'YF015';
+    END IF;
+    RETURN QUERY EXECUTE format('SELECT to_jsonb(n) - %L - %L::text[], n.distance FROM (%s) n', 'distance',
+                                (SELECT array_agg(f.name) FROM fs.feature f WHERE f.version_id = v_version.version_id)::text,
+                                fs.nearest_query(p_view, p_feature, p_k))
+        USING p_query;
+END
+$$;
+COMMENT ON FUNCTION fs.nearest(text, text, real[], integer) IS 'The k entities nearest to a query vector, as (entity keys jsonb, distance), for psql and BI users.';

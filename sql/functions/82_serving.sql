@@ -3,6 +3,8 @@
 --       entity keys), fs.online_query (the same from feature references),
 --       fs.create_service_functions (fs_serving.<service>(...) and
 --       fs_serving.<service>__v<N>(...), generated per feature service version).
+-- fs.serving_query and fs.online_query only write SQL text from the catalog; they run
+-- as the owner so a serving role (no catalog access) can have its lookups written.
 -- Generated functions are LANGUAGE sql, STABLE, SECURITY INVOKER and without SET, so
 -- PostgreSQL inlines them into the caller's query: a prepared call costs what the
 -- hand-written join costs. Row i of the result answers the i-th element of the key
@@ -10,7 +12,7 @@
 
 CREATE OR REPLACE FUNCTION fs.serving_query(p_feature_ids integer[])
 RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -98,7 +100,7 @@ COMMENT ON FUNCTION fs.serving_query(integer[]) IS 'The SELECT answering a batch
 
 CREATE OR REPLACE FUNCTION fs.online_query(p_refs text[])
 RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
