@@ -1,5 +1,11 @@
-"""``python -m bench`` (``make bench``): every benchmark, one after the other."""
-from bench import ingest
+"""``python -m bench`` (``make bench``): every benchmark, one after the other;
+``python -m bench online`` runs one."""
+import sys
+
+from bench import ingest, online
+
+BENCHMARKS = {"ingest": ingest.main, "online": online.main}
 
 if __name__ == "__main__":
-    ingest.main()
+    for name in sys.argv[1:] or BENCHMARKS:
+        BENCHMARKS[name]()

@@ -104,10 +104,26 @@ def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = pri
         echo(f"  merchant_stats at {at:%Y-%m-%d %H:%M}Z for merchants 1001, 1002, 9999 (unknown -> NULLs):")
         echo(table(merchants_then.to_pylist(), merchants_then.column_names))
 
-        step("10. fspg ls")
+        step("10. online: get_online_features(service='fraud_scoring', entities=...) -- one round trip")
+        lookup = store.get_online_features(service="fraud_scoring",
+                                           entities={"user_id": [1, 2, 424242], "merchant_id": [1001, 1002, 1003]})
+        echo(table(lookup.to_pylist(), lookup.column_names))
+        echo("  (merchant values are older than merchant_stats' 2-day TTL, so they read NULL; user 424242 is unknown)")
+        with store.connection() as conn:
+            sql_row = conn.execute("SELECT user_id, spend_7d, country FROM fs_online.user_stats WHERE user_id = %s",
+                                   [1]).fetchone()
+        echo(f"  plain SQL: SELECT ... FROM fs_online.user_stats WHERE user_id = 1 -> {sql_row}")
+
+        step("11. a TensorFlow Serving REST request body for the model, from that lookup")
+        from fspg.payloads import dumps, tf_serving_request
+
+        body = tf_serving_request(lookup.slice(0, 1), keys=["user_id", "merchant_id"])
+        echo("  POST /v1/models/fraud:predict " + dumps(body))
+
+        step("12. fspg ls")
         echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
 
-        step("11. fspg describe user_stats")
+        step("13. fspg describe user_stats")
         echo(render(store.describe("user_stats")))
 
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
