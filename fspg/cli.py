@@ -387,7 +387,7 @@ def materialize(ctx: click.Context, name: str) -> None:
     """Rebuild the online table of NAME (or NAME@V) from its history; safe while writes go on."""
     with _store(ctx) as store:
         result = store.materialize(name)
-    click.echo(f"{result['feature_view']}@{result['version']}: {result['entities']:,} entities upserted,"
+    click.echo(f"{result['feature_view']}@{result['version']}: {result['entities']:,} online rows written,"
                f" {result['removed']:,} stale rows removed")
 
 

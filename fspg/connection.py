@@ -68,8 +68,20 @@ def unreachable(dsn: str, err: Exception) -> ConnectionFailed:
 
 
 def configure_connection(conn: psycopg.Connection) -> None:
-    """Per-connection set-up: pgvector's types when the extension exists."""
+    """Per-connection set-up: pgvector's types when the extension exists, generic plans.
+
+    fspg's statements are function calls and point lookups by arrays of keys. For those a
+    prepared statement's generic plan is the right one, but PostgreSQL keeps re-planning
+    them (a custom plan knows the array's length, so it looks cheaper): measured, that
+    tripled the time of a single-entity lookup.
+    """
     from pgvector.psycopg import register_vector
+
+    if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.commit()
+    elif conn.autocommit:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
 
     try:
         register_vector(conn)

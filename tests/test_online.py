@@ -225,3 +225,24 @@ def test_a_new_view_version_gets_its_own_online_table_and_service_version(store,
                                      ).column("spend_7d").to_pylist() == [None]
     assert store.get_online_features(service="scoring", service_version=1,
                                      entities={"user_id": [1], "merchant_id": [1]}).column("spend_7d").to_pylist() == [1.0]
+
+
+def test_online_and_materialize_commands(store, dsn):
+    import json
+
+    from click.testing import CliRunner
+
+    from fspg.cli import main
+
+    store.apply(two_entities())
+    store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [1.0, 2.0]}, timestamp=ago(hours=1))
+    result = CliRunner().invoke(main, ["--dsn", dsn, "online", "--service", "scoring", "--key", "user_id=2,1",
+                                       "--key", "merchant_id=5,5", "--json"])
+    assert result.exit_code == 0, result.output
+    assert [(r["user_id"], r["spend_7d"]) for r in json.loads(result.output)] == [(2, 2.0), (1, 1.0)]
+    result = CliRunner().invoke(main, ["--dsn", dsn, "online", "--features", "user_stats.spend_7d", "--key", "user_id=1"])
+    assert result.exit_code == 0 and "spend_7d" in result.output.splitlines()[0]
+    result = CliRunner().invoke(main, ["--dsn", dsn, "materialize", "user_stats"])
+    assert result.exit_code == 0 and "user_stats@1: 0 online rows written, 0 stale rows removed" in result.output  # already in step
+    result = CliRunner().invoke(main, ["--dsn", dsn, "online", "--features", "nope.x", "--key", "user_id=1"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1

@@ -70,15 +70,19 @@ BEGIN
     LOOP
         v_i := v_i + 1;
         v_alias := 'v' || v_i;
-        v_joins := v_joins || format(' LEFT JOIN fs_online.%I %s ON %s', v_view.online_table, v_alias,
-            coalesce((SELECT string_agg(format('%1$s.%2$I = r.%2$I', v_alias, k.name), ' AND ')
-                        FROM fs.key_columns(v_view.version_id) k), 'true'));
+        -- The TTL test is computed once per row in the lateral subquery (OFFSET 0 keeps
+        -- the planner from copying it into every feature's CASE).
+        v_joins := v_joins || format(' LEFT JOIN LATERAL (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE %s OFFSET 0) %s ON true',
+            CASE WHEN v_view.ttl IS NULL THEN 'true' ELSE fs.ttl_condition(v_view.ttl, 'o.event_ts', 'now()') END,
+            v_view.online_table,
+            coalesce((SELECT string_agg(format('o.%1$I = r.%1$I', k.name), ' AND ')
+                        FROM fs.key_columns(v_view.version_id) k), 'true'),
+            v_alias);
         -- Features named alike in two views become view__feature, for both.
         SELECT v_select || array_agg(
                    format('%s AS %I',
                           CASE WHEN v_view.ttl IS NULL THEN format('%s.%I', v_alias, s.feature)
-                               ELSE format('CASE WHEN %s THEN %s.%I END',
-                                           fs.ttl_condition(v_view.ttl, v_alias || '.event_ts', 'now()'), v_alias, s.feature) END,
+                               ELSE format('CASE WHEN %s."?fresh" THEN %s.%I END', v_alias, v_alias, s.feature) END,
                           CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
                                THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord),
                columns || array_agg(CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
