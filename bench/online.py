@@ -97,31 +97,32 @@ def lookups(dsn: str) -> dict:
         conn.execute("VACUUM ANALYZE")
         keys = [rng.randrange(ENTITIES) for _ in range(SINGLE_LOOKUPS)]
         merchants = [rng.randrange(100_000) for _ in range(SINGLE_LOOKUPS)]
-        single_fspg_q = "SELECT * FROM fs_serving.one_view(%s::bigint[])"
+        single_fspg_q = "SELECT * FROM fs_serving.one_view(%s::bigint)"  # the one-entity form
         single_raw_q = "SELECT * FROM plain WHERE user_id = %s"
         # warm both, then alternate blocks so drift on a shared machine hits both alike
-        time_calls(conn, single_fspg_q, [[[k]] for k in keys[:500]])
+        time_calls(conn, single_fspg_q, [[k] for k in keys[:500]])
         time_calls(conn, single_raw_q, [[k] for k in keys[:500]])
         fspg_t, raw_t = [], []
         for block in range(0, SINGLE_LOOKUPS, 500):
-            fspg_t += time_calls(conn, single_fspg_q, [[[k]] for k in keys[block:block + 500]])
+            fspg_t += time_calls(conn, single_fspg_q, [[k] for k in keys[block:block + 500]])
             raw_t += time_calls(conn, single_raw_q, [[k] for k in keys[block:block + 500]])
         result = {"single": lookup_stats(fspg_t, raw_t)}
 
         batches = [[rng.randrange(ENTITIES) for _ in range(BATCH_KEYS)] for _ in range(BATCHES)]
-        batch_fspg_q, batch_raw_q = single_fspg_q, "SELECT * FROM plain WHERE user_id = ANY(%s)"
+        batch_fspg_q = "SELECT * FROM fs_serving.one_view(%s::bigint[])"
+        batch_raw_q = "SELECT * FROM plain WHERE user_id = ANY(%s)"
         fspg_t, raw_t = [], []
         for block in range(0, BATCHES, 20):
             fspg_t += time_calls(conn, batch_fspg_q, [[b] for b in batches[block:block + 20]])
             raw_t += time_calls(conn, batch_raw_q, [[b] for b in batches[block:block + 20]])
         result["batch_1000"] = lookup_stats(fspg_t, raw_t)
 
-        three_q = "SELECT * FROM fs_serving.three_views(%s::bigint[], %s::bigint[])"
+        three_q = "SELECT * FROM fs_serving.three_views(%s::bigint, %s::bigint)"
         fspg_t, raw_t = [], []
         raw_queries = ["SELECT * FROM plain WHERE user_id = %s", "SELECT * FROM plain_m WHERE merchant_id = %s",
                        "SELECT * FROM plain_r"]
         for block in range(0, SINGLE_LOOKUPS, 500):
-            fspg_t += time_calls(conn, three_q, [[[k], [m]] for k, m in zip(keys[block:block + 500], merchants[block:block + 500])])
+            fspg_t += time_calls(conn, three_q, [[k, m] for k, m in zip(keys[block:block + 500], merchants[block:block + 500])])
             for k, m in zip(keys[block:block + 500], merchants[block:block + 500]):
                 start = time.perf_counter()
                 conn.execute(raw_queries[0], [k], prepare=True).fetchall()
@@ -252,8 +253,8 @@ def latency_at_scale(dsn: str) -> dict:
                 # a serving table is hot: load table and key index into shared buffers
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
                 conn.execute(f"SELECT pg_prewarm('fs_online.{name}__v1'), pg_prewarm('fs_online.{name}__v1_pkey')")
-                q = f"SELECT * FROM fs_serving.{name}_svc(%s::bigint[])"
-                keys = [[[rng.randrange(1, size)]] for _ in range(SINGLE_LOOKUPS)]
+                q = f"SELECT * FROM fs_serving.{name}_svc(%s::bigint)"
+                keys = [[rng.randrange(1, size)] for _ in range(SINGLE_LOOKUPS)]
                 time_calls(conn, q, keys[:500])
                 times = time_calls(conn, q, keys)
             out[f"{size // 1_000_000}M"] = {"p50_ms": round(percentile(times, 0.5) * 1000, 3),

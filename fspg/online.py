@@ -17,11 +17,13 @@ from psycopg import sql
 from fspg.errors import InvalidArgument
 
 MAX_KEYS = 10_000
-ONLINE_QUERY = "SELECT query, key_names, key_types, columns FROM fs.online_query(%(refs)s)"
+ONLINE_QUERY = "SELECT query, key_names, key_types FROM fs.online_query(%(refs)s)"
 SERVICE_ARGS = """
 SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'fs_serving' AND p.proname = %(function)s"""
+ WHERE n.nspname = 'fs_serving' AND p.proname = %(function)s
+ ORDER BY pg_get_function_identity_arguments(p.oid) LIKE '%%[]%%' DESC  -- the array form
+ LIMIT 1"""
 
 # PostgreSQL type OIDs -> Arrow types, for columns that come back all NULL
 _ARROW_BY_OID = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
@@ -42,7 +44,7 @@ def statement_for_features(conn: psycopg.Connection, refs: Sequence[str]) -> Onl
     """The lookup for feature references (view.feature, view@2.feature, view.*)."""
     import re
 
-    query, names, types, _ = conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone()
+    query, names, types = conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone()
     # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
     query = re.sub(r"\$\d+", "%s", query.replace("%", "%%"))
     return OnlineStatement(query, tuple(names), tuple(types))

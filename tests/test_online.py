@@ -151,10 +151,13 @@ def test_feature_service_lookup_one_round_trip_in_request_order(store, conn):
     same = store.get_online_features(["user_stats.spend_7d", "user_stats.country", "merchant_stats.*", "fx_rates.eur_usd"],
                                      entities={"user_id": [2, 99, 1], "merchant_id": [7, 7, 8]})
     assert same.equals(table)
-    # from SQL, as a serving app prepares it
+    # from SQL, as a serving app prepares it: arrays for a batch, scalars for one entity
     rows = conn.execute("SELECT user_id, spend_7d FROM fs_serving.scoring(%s::bigint[], %s::bigint[])",
                         [[1], [7]]).fetchall()
     assert rows == [(1, 10.0)]
+    one = conn.execute("SELECT user_id, spend_7d, risk, eur_usd FROM fs_serving.scoring(%s::bigint, %s::bigint)",
+                       [2, 7]).fetchall()
+    assert one == [(2, 20.0, 0.5, 1.08)]
 
 
 def test_ttl_applies_to_lookups(store):

@@ -11,7 +11,7 @@
 -- arrays; entities without a value come back as NULLs; TTL-expired values are NULL.
 
 CREATE OR REPLACE FUNCTION fs.serving_query(p_feature_ids integer[])
-RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
+RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -19,6 +19,7 @@ DECLARE
     v_clash   text;
     v_select  text[] := '{}';
     v_from    text;
+    v_single  text;
     v_joins   text := '';
     v_view    record;
     v_alias   text;
@@ -54,11 +55,16 @@ BEGIN
         key_names := '{}';
         key_types := '{}';
         v_from := '(SELECT 1 AS ord) r';
+        v_single := v_from;
     ELSE
         v_from := format('unnest(%s) WITH ORDINALITY AS r(%s, ord)',
                          (SELECT string_agg(format('$%s::%s[]', i, fs.sql_type(key_types[i])), ', ')
                             FROM generate_subscripts(key_names, 1) i),
                          (SELECT string_agg(format('%I', n), ', ') FROM unnest(key_names) n));
+        -- One entity, scalar keys: no arrays, no unnest, no sort (the common serving call).
+        v_single := format('(SELECT %s, 1 AS ord) r',
+                           (SELECT string_agg(format('$%s::%s AS %I', i, fs.sql_type(key_types[i]), key_names[i]), ', ')
+                              FROM generate_subscripts(key_names, 1) i));
         v_select := (SELECT array_agg(format('r.%I', n)) FROM unnest(key_names) n);
     END IF;
     columns := key_names;
@@ -97,13 +103,14 @@ BEGIN
       FROM (SELECT row_number() OVER (ORDER BY min(s.ord)) AS i, s.view_name AS name
               FROM fs_serving_features s GROUP BY s.view_name) v;
     query := format('SELECT %s FROM %s%s ORDER BY r.ord', array_to_string(v_select, ', '), v_from, v_joins);
+    single_query := format('SELECT %s FROM %s%s', array_to_string(v_select, ', '), v_single, v_joins);
     RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION fs.serving_query(integer[]) IS 'The SELECT answering a batch of online lookups for pinned features; $1..$n are arrays of the key columns (key_names).';
 
 CREATE OR REPLACE FUNCTION fs.online_query(p_refs text[])
-RETURNS TABLE (query text, key_names text[], key_types text[], columns text[])
+RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -141,6 +148,7 @@ DECLARE
     v_returns text;
     v_name    text;
     v_old     regprocedure;
+    v_single_args text;
 BEGIN
     SELECT s.name, sv.version, sv.version = s.current_version INTO v_service, v_version, v_current
       FROM fs.feature_service_version sv JOIN fs.feature_service s USING (service_id)
@@ -150,6 +158,8 @@ BEGIN
           WHERE sf.service_version_id = p_service_version_id));
     v_args := coalesce((SELECT string_agg(format('%I %s[]', 'p_' || v_q.key_names[i], fs.sql_type(v_q.key_types[i])), ', ')
                           FROM generate_subscripts(v_q.key_names, 1) i), '');
+    v_single_args := coalesce((SELECT string_agg(format('%I %s', 'p_' || v_q.key_names[i], fs.sql_type(v_q.key_types[i])), ', ')
+                                 FROM generate_subscripts(v_q.key_names, 1) i), '');
     -- Result columns: keys, features, event times; typed from the query itself.
     EXECUTE format('CREATE TEMP VIEW fs_serving_shape AS %s',
                    regexp_replace(v_q.query, '\$(\d+)', 'NULL', 'g'));
@@ -166,6 +176,13 @@ BEGIN
         END LOOP;
         EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) LANGUAGE sql STABLE PARALLEL SAFE AS %L',
                        v_name, v_args, v_returns, v_q.query);
+        IF cardinality(v_q.key_names) > 0 THEN
+            -- The same lookup for one entity with scalar keys: fs_serving.<service>(42, 1001).
+            EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) LANGUAGE sql STABLE PARALLEL SAFE AS %L',
+                           v_name, v_single_args, v_returns, v_q.single_query);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION fs_serving.%I(%s) TO fs_serving', v_name,
+                           (SELECT string_agg(fs.sql_type(t), ', ') FROM unnest(v_q.key_types) t));
+        END IF;
         EXECUTE format('COMMENT ON FUNCTION fs_serving.%I(%s) IS %L', v_name,
                        coalesce((SELECT string_agg(fs.sql_type(t) || '[]', ', ') FROM unnest(v_q.key_types) t), ''),
                        format('Online features of feature service %s@%s: one row per element of the key arrays, in order (generated).',
@@ -175,4 +192,4 @@ BEGIN
     END LOOP;
 END
 $$;
-COMMENT ON FUNCTION fs.create_service_functions(integer) IS 'Generates fs_serving.<service>__v<N>(keys[]...) and, for the current version, fs_serving.<service>(keys[]...).';
+COMMENT ON FUNCTION fs.create_service_functions(integer) IS 'Generates fs_serving.<service>__v<N>(keys[]...) and (key...) for one entity, and the same under fs_serving.<service> for the current version.';
