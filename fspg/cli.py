@@ -50,6 +50,18 @@ def _store(ctx: click.Context):
     return FeatureStore(ctx.find_root().obj["dsn"])
 
 
+def _emit_rows(rows: list[dict], as_json: bool, columns: list[str], empty: str | None = None) -> None:
+    """Rows as JSON, as a table, or a one-line note when there are none."""
+    from fspg.output import emit_json, table
+
+    if as_json:
+        emit_json(rows)
+    elif not rows and empty:
+        click.echo(empty)
+    else:
+        click.echo(table(rows, columns))
+
+
 def _dsn(ctx: click.Context) -> str:
     from fspg.connection import resolve_dsn
 
@@ -156,16 +168,10 @@ def apply(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
 @click.pass_context
 def list_views(ctx: click.Context, as_json: bool) -> None:
     """List feature views with current version, owner, features and rows."""
-    from fspg.output import emit_json, table
-
     with _store(ctx) as store:
         views = store.list_feature_views()
-    if as_json:
-        emit_json(views)
-    elif not views:
-        click.echo("no feature views yet; define some and run: fspg apply FILE")
-    else:
-        click.echo(table(views, ["name", "current_version", "entity", "owner", "features", "rows", "description"]))
+    _emit_rows(views, as_json, ["name", "current_version", "entity", "owner", "features", "rows", "description"],
+               "no feature views yet; define some and run: fspg apply FILE")
 
 
 @main.command()
@@ -278,15 +284,10 @@ def _emit_table(table, output: str | None, preview: int = 20) -> None:
 @click.pass_context
 def batches(ctx: click.Context, view: str | None, limit: int, as_json: bool) -> None:
     """The ingest log, newest first: rows in, inserted, quarantined, who and when."""
-    from fspg.output import emit_json, table
-
     with _store(ctx) as store:
         rows = store.batches(view, limit=limit)
-    if as_json:
-        emit_json(rows)
-    else:
-        click.echo(table(rows, ["batch_id", "feature_view", "version", "mode", "rows_in", "inserted", "quarantined",
-                                "seconds", "created_by", "finished_at"]))
+    _emit_rows(rows, as_json, ["batch_id", "feature_view", "version", "mode", "rows_in", "inserted", "quarantined",
+                               "seconds", "created_by", "finished_at"], "no batches yet")
 
 
 @main.group()
@@ -300,16 +301,9 @@ def quarantine() -> None:
 @click.pass_context
 def quarantine_ls(ctx: click.Context, view: str | None, as_json: bool) -> None:
     """Quarantined rows per batch, with the rules they broke and how many still wait for a replay."""
-    from fspg.output import emit_json, table
-
-    with _store(ctx.parent) as store:
+    with _store(ctx) as store:
         rows = store.quarantine(name=view)
-    if as_json:
-        emit_json(rows)
-    elif not rows:
-        click.echo("quarantine is empty")
-    else:
-        click.echo(table(rows, ["batch_id", "feature_view", "version", "rows", "waiting", "reasons"]))
+    _emit_rows(rows, as_json, ["batch_id", "feature_view", "version", "rows", "waiting", "reasons"], "quarantine is empty")
 
 
 @quarantine.command(name="show")
@@ -319,14 +313,9 @@ def quarantine_ls(ctx: click.Context, view: str | None, as_json: bool) -> None:
 @click.pass_context
 def quarantine_show(ctx: click.Context, batch_id: int, limit: int, as_json: bool) -> None:
     """The quarantined rows of one batch as they arrived, with the rules each broke."""
-    from fspg.output import emit_json, table
-
-    with _store(ctx.parent) as store:
+    with _store(ctx) as store:
         rows = store.quarantine(batch_id, limit=limit)
-    if as_json:
-        emit_json(rows)
-    else:
-        click.echo(table(rows, ["row_number", "reasons", "data", "replayed_batch_id"]))
+    _emit_rows(rows, as_json, ["row_number", "reasons", "data", "replayed_batch_id"], f"batch {batch_id} has no quarantined rows")
 
 
 @quarantine.command(name="replay")
@@ -337,7 +326,7 @@ def quarantine_show(ctx: click.Context, batch_id: int, limit: int, as_json: bool
 @click.pass_context
 def quarantine_replay(ctx: click.Context, batch_id: int, into: str | None, mode: str, as_json: bool) -> None:
     """Re-validate a batch's quarantined rows (after a fix) as a new batch; rows still bad stay quarantined."""
-    with _store(ctx.parent) as store:
+    with _store(ctx) as store:
         result = store.replay_quarantine(batch_id, into=into, mode=mode)
     _print_result(result, as_json, label=f"replay of batch {batch_id}: ")
 
@@ -348,15 +337,10 @@ def quarantine_replay(ctx: click.Context, batch_id: int, into: str | None, mode:
 @click.pass_context
 def maintain(ctx: click.Context, ahead: int, as_json: bool) -> None:
     """Partition upkeep and retention for every active feature view version (cron or pg_cron it)."""
-    from fspg.output import emit_json, table
-
     with _store(ctx) as store:
         rows = store.maintain(ahead=ahead)
-    if as_json:
-        emit_json(rows)
-    else:
-        click.echo(table(rows, ["feature_view", "version", "partitions_created", "partitions_dropped",
-                                "default_rows_moved"]))
+    _emit_rows(rows, as_json, ["feature_view", "version", "partitions_created", "partitions_dropped",
+                               "default_rows_moved", "rows_expired"])
 
 
 @main.command()
@@ -401,7 +385,6 @@ def materialize(ctx: click.Context, name: str) -> None:
 def online(ctx: click.Context, features: str | None, service: str | None, keys: tuple[str, ...], as_json: bool) -> None:
     """Look up online feature values for some entities (one round trip)."""
     from fspg.errors import UserError
-    from fspg.output import emit_json, table
 
     entities: dict[str, list] = {}
     for item in keys:
@@ -412,10 +395,7 @@ def online(ctx: click.Context, features: str | None, service: str | None, keys: 
     with _store(ctx) as store:
         rows = store.get_online_features(features.split(",") if features else None, service=service,
                                          entities=entities, as_dicts=True)
-    if as_json:
-        emit_json(rows)
-    else:
-        click.echo(table(rows, list(rows[0]) if rows else []))
+    _emit_rows(rows, as_json, list(rows[0]) if rows else [])
 
 
 @main.group()
@@ -441,15 +421,10 @@ def replica_add(ctx: click.Context, replica_dsn: str, name: str | None) -> None:
 def replica_status(ctx: click.Context, as_json: bool) -> None:
     """Each replica: reachable, streaming, lag in bytes and seconds, apply errors."""
     from fspg import replicas
-    from fspg.output import emit_json, table
 
     rows = replicas.status(_dsn(ctx))
-    if as_json:
-        emit_json(rows)
-    elif not rows:
-        click.echo("no replicas; add one with: fspg replica add --dsn DSN")
-    else:
-        click.echo(table(rows, ["name", "reachable", "streaming", "lag_bytes", "lag_seconds", "errors", "dsn"]))
+    _emit_rows(rows, as_json, ["name", "reachable", "streaming", "lag_bytes", "lag_seconds", "errors", "dsn"],
+               "no replicas; add one with: fspg replica add --dsn DSN")
 
 
 @replica.command(name="sync")

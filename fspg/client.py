@@ -21,7 +21,7 @@ import psycopg
 
 from fspg import catalog, definitions, ingest, ingestlog, offline, online, upkeep
 from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn
-from fspg.errors import FspgError, InvalidArgument, from_db_error
+from fspg.errors import InvalidArgument, mapped_errors
 
 from fspg.ingest import IngestResult
 
@@ -101,17 +101,12 @@ class FeatureStore:
         Database errors that fspg knows come out as ``fspg.errors`` exceptions.
         """
         self._ensure_ready()
-        try:
+        with mapped_errors():
             if self._connection is not None:
                 yield self._connection
             else:
                 with self._pool.connection() as conn:
                     yield conn
-        except psycopg.Error as err:
-            mapped = from_db_error(err)
-            if isinstance(mapped, FspgError):
-                raise mapped from err
-            raise
 
     def close(self) -> None:
         """Close the pool fspg opened (a pool or connection passed in is left to its owner)."""
@@ -275,14 +270,8 @@ class FeatureStore:
             return
         if self._replica_pool is None:
             self._replica_pool = make_pool(self._replica_dsns[0])
-        try:
-            with self._replica_pool.connection() as conn:
-                yield conn
-        except psycopg.Error as err:
-            mapped = from_db_error(err)
-            if isinstance(mapped, FspgError):
-                raise mapped from err
-            raise
+        with mapped_errors(), self._replica_pool.connection() as conn:
+            yield conn
 
     def nearest(self, name: str, feature: str, vector: Any, k: int = 10, *,
                 filters: dict[str, Any] | None = None) -> "pa.Table":

@@ -6,6 +6,9 @@ error to the right class and keeps the original as ``__cause__``.
 """
 from __future__ import annotations
 
+import contextlib
+from typing import Iterator
+
 import psycopg
 
 
@@ -115,3 +118,15 @@ def from_db_error(err: psycopg.Error) -> FspgError | psycopg.Error:
     if detail:
         message = f"{message}: {detail}"
     return cls(message, hint=diag.message_hint if diag else None, sqlstate=sqlstate)
+
+
+@contextlib.contextmanager
+def mapped_errors() -> Iterator[None]:
+    """Re-raise database errors fspg knows as their fspg.errors class (the cause chained)."""
+    try:
+        yield
+    except psycopg.Error as err:
+        mapped = from_db_error(err)
+        if isinstance(mapped, FspgError):
+            raise mapped from err
+        raise
