@@ -223,6 +223,29 @@ class FeatureStore:
         with self.connection() as conn:
             return ingest.replay(conn, batch_id, view=into, mode=mode)
 
+    # -- training sets ----------------------------------------------------------------
+    def get_training_set(self, spine: Any, features: list[str], *, timestamp_column: str = "event_ts",
+                         as_of: Any = None) -> "pa.Table":
+        """A point-in-time-correct training set: for each spine row and each feature, the value
+        in effect at the row's timestamp (within the TTL; created by ``as_of`` when given).
+
+        ``spine``: entity keys, a timestamp column (``event_ts`` unless ``timestamp_column``
+        says otherwise; naive = UTC) and any label columns, as Arrow, pandas, polars or a
+        dict. The result keeps the spine's rows and order: its columns, then one column per
+        feature (``view__feature`` where two views share a name). Computed in PostgreSQL.
+        """
+        from fspg import training
+
+        table = training.spine_table(spine, timestamp_column)
+        with self.connection() as conn:
+            keys = [r[0] for r in conn.execute(
+                "SELECT DISTINCT k.name FROM unnest(%(refs)s::text[]) x, fs.resolve_feature_ref(x) r"
+                " JOIN fs.feature_view fv ON fv.name = r.view_name JOIN fs.entity_key k ON k.entity_id = fv.entity_id",
+                {"refs": list(features)})]
+            training.check_keys(table, keys)
+            query = training.build(conn, features, table, timestamp_column, as_of)
+        return training.run(self.dsn, query, table)
+
     # -- online store -----------------------------------------------------------------
     def get_online_features(self, features: list[str] | None = None, *, entities: Any,
                             service: str | None = None, service_version: int | None = None,

@@ -56,13 +56,14 @@ def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table
     return table.append_column("fs_ord", pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
-def read_arrow(dsn: str, query: str, entities: pa.Table | None = None) -> pa.Table:
-    """Run ``query`` through ADBC and return the whole result as an Arrow table."""
+def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_name: str = ENTITY_TABLE) -> pa.Table:
+    """Run ``query`` through ADBC and return the whole result as an Arrow table; ``entities``
+    is first uploaded as the temp table ``table_name``."""
     import adbc_driver_postgresql.dbapi as adbc
 
     with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
         if entities is not None:
-            cur.adbc_ingest(ENTITY_TABLE, entities, mode="create", temporary=True)
+            cur.adbc_ingest(table_name, entities, mode="create", temporary=True)
         cur.execute(query)
         return cur.fetch_arrow_table()
 

@@ -75,4 +75,5 @@ GRANT EXECUTE ON FUNCTION fs.key_columns(integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.settle_as_of(timestamptz, interval) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[]) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.history_query(text, timestamptz, timestamptz, text[], timestamptz, text) TO fs_reader;
