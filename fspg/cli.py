@@ -363,6 +363,24 @@ def forget(ctx: click.Context, name: str, keys: tuple[str, ...], reason: str | N
     click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted (logged in fs.erasure_log)")
 
 
+@main.command(name="training-set")
+@click.argument("spine", type=click.Path())
+@click.option("--features", required=True, help="Comma-separated references: view.feature, view@2.feature, view.*")
+@click.option("--timestamp-column", default="event_ts", show_default=True, help="The spine's timestamp column.")
+@click.option("--as-of", help="Only rows the store had learned by this moment (reproducible).")
+@click.option("-o", "--output", type=click.Path(), help="Write to .parquet or .csv instead of printing.")
+@click.pass_context
+def training_set(ctx: click.Context, spine: str, features: str, timestamp_column: str, as_of: str | None,
+                 output: str | None) -> None:
+    """Point-in-time-correct training set for a SPINE file (Parquet, CSV, JSON Lines)."""
+    from fspg.files import open_source
+
+    source, _ = open_source(spine)
+    with _store(ctx) as store:
+        table = store.get_training_set(source, features.split(","), timestamp_column=timestamp_column, as_of=as_of)
+    _emit_table(table, output)
+
+
 # -- online store -----------------------------------------------------------------------
 @main.command()
 @click.argument("name")

@@ -14,7 +14,7 @@ import psycopg
 import pyarrow as pa
 
 from fspg.connection import to_uri
-from fspg.errors import InvalidArgument, SchemaMismatch
+from fspg.errors import InvalidArgument, SchemaMismatch, UserError
 
 LOAD_BATCH_QUERY = ("SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s)")
 HISTORY_QUERY = ("SELECT fs.history_query(%(view)s, %(start)s, %(end)s, %(features)s, %(as_of)s, %(entities)s)")
@@ -61,11 +61,19 @@ def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_
     is first uploaded as the temp table ``table_name``."""
     import adbc_driver_postgresql.dbapi as adbc
 
-    with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
-        if entities is not None:
-            cur.adbc_ingest(table_name, entities, mode="create", temporary=True)
-        cur.execute(query)
-        return cur.fetch_arrow_table()
+    import adbc_driver_manager
+
+    try:
+        with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
+            if entities is not None:
+                cur.adbc_ingest(table_name, entities, mode="create", temporary=True)
+            cur.execute(query)
+            return cur.fetch_arrow_table()
+    except adbc_driver_manager.Error as err:
+        # The query was written and checked by fspg; what fails here is the data (a key
+        # that does not parse as its type, say): a user error, said in one line.
+        message = str(err).splitlines()[0].split("ERROR:", 1)[-1].strip()
+        raise UserError(f"the read failed: {message}") from err
 
 
 def read_batches(dsn: str, query: str, entities: pa.Table | None = None):

@@ -31,6 +31,11 @@ def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
         raise SchemaMismatch(f"the spine has no timestamp column {timestamp_column!r}",
                              hint="name it with timestamp_column=")
     ts = table.column(timestamp_column)
+    if pa.types.is_string(ts.type) or pa.types.is_large_string(ts.type):
+        try:  # ISO 8601 text, as CSV spines bring it; no offset = UTC
+            ts = pc.cast(pc.strptime(ts, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=False), pa.timestamp("us"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            ts = pc.cast(ts, pa.timestamp("us"))
     if not pa.types.is_timestamp(ts.type):
         try:
             ts = pc.cast(ts, pa.timestamp("us", tz="UTC"))

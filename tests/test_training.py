@@ -119,3 +119,28 @@ def test_bad_spines(store):
         store.get_training_set({"user_id": [1], "event_ts": [T0]}, ["nope.x"])
     with pytest.raises(errors.InvalidArgument, match="in the future"):
         store.get_training_set({"user_id": [1], "event_ts": [T0]}, ["v_a.x"], as_of=dt.datetime.now(UTC) + dt.timedelta(days=1))
+
+
+def test_training_set_command(store, dsn, tmp_path):
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from fspg.cli import main
+
+    store.apply(definitions())
+    store.insert_batch("v_a", {"user_id": [1], "x": [1.5], "score": [2.0]}, timestamp=T0)
+    (tmp_path / "spine.csv").write_text("user_id,event_ts,label\n1,2026-10-02T00:00:00,1\n2,2026-10-02T00:00:00,0\n")
+    pq.write_table(pa.table({"user_id": pa.array([1], pa.int64()), "event_ts": pa.array([T0 + dt.timedelta(hours=1)])}),
+                   tmp_path / "spine.parquet")
+    out = tmp_path / "train.parquet"
+    result = CliRunner().invoke(main, ["--dsn", dsn, "training-set", str(tmp_path / "spine.parquet"),
+                                       "--features", "v_a.x", "-o", str(out)])
+    assert result.exit_code == 0, (result.output, result.stderr)
+    assert pq.read_table(out).column("x").to_pylist() == [1.5]
+    result = CliRunner().invoke(main, ["--dsn", dsn, "training-set", str(tmp_path / "spine.csv"), "--features", "v_a.x"])
+    assert result.exit_code == 0, (result.output, result.stderr)  # CSV: text keys and times are parsed
+    lines = result.output.splitlines()
+    assert lines[0].split() == ["user_id", "event_ts", "label", "x"] and lines[1].split()[-1] == "1.5"
+    (tmp_path / "bad.csv").write_text("user_id,event_ts\nabc,2026-10-02T00:00:00\n")
+    result = CliRunner().invoke(main, ["--dsn", dsn, "training-set", str(tmp_path / "bad.csv"), "--features", "v_a.x"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "abc" in result.stderr

@@ -56,7 +56,8 @@ BEGIN
         v_joins := v_joins || format(
             ' LEFT JOIN LATERAL (SELECT * FROM fs_offline.%I h WHERE %s%s%s ORDER BY h.event_ts DESC, h.created_ts DESC LIMIT 1) %s ON true',
             v_view.offline_table,
-            coalesce((SELECT string_agg(format('h.%1$I = s.%1$I', k.name), ' AND ') || ' AND '
+            -- The spine's key is cast to the key's type: a CSV spine brings text.
+            coalesce((SELECT string_agg(format('h.%1$I = s.%1$I::%2$s', k.name, k.sql_type), ' AND ') || ' AND '
                         FROM fs.key_columns(v_view.version_id) k), ''),
             fs.ttl_condition(v_view.ttl, 'h.event_ts', format('s.%I', p_timestamp_column)),
             CASE WHEN p_as_of IS NULL THEN '' ELSE format(' AND h.created_ts <= %L::timestamptz', p_as_of) END,
