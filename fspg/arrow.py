@@ -35,7 +35,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 # dtypes whose staging Arrow type pgpq encodes exactly as the history column's binary
 # COPY format (so a batch can be copied straight into history).
 _DIRECT_OK: dict[str, pa.DataType] = {
-    **{k: v for k, v in _ARROW_TYPES.items()},
+    **_ARROW_TYPES,
     **{f"{k}[]": pa.list_(v) for k, v in _ARROW_TYPES.items()},
 }
 

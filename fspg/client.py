@@ -238,11 +238,7 @@ class FeatureStore:
 
         table = training.spine_table(spine, timestamp_column)
         with self.connection() as conn:
-            keys = [r[0] for r in conn.execute(
-                "SELECT DISTINCT k.name FROM unnest(%(refs)s::text[]) x, fs.resolve_feature_ref(x) r"
-                " JOIN fs.feature_view fv ON fv.name = r.view_name JOIN fs.entity_key k ON k.entity_id = fv.entity_id",
-                {"refs": list(features)})]
-            training.check_keys(table, keys)
+            training.check_keys(table, training.required_keys(conn, features))
             query = training.build(conn, features, table, timestamp_column, as_of)
         return training.run(self.dsn, query, table)
 

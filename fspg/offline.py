@@ -76,18 +76,6 @@ def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_
         raise UserError(f"the read failed: {message}") from err
 
 
-def read_batches(dsn: str, query: str, entities: pa.Table | None = None):
-    """Run ``query`` through ADBC and yield its result as record batches (bounded memory)."""
-    import adbc_driver_postgresql.dbapi as adbc
-
-    with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
-        if entities is not None:
-            cur.adbc_ingest(ENTITY_TABLE, entities, mode="create", temporary=True)
-        cur.execute(query)
-        reader = cur.fetch_record_batch()
-        yield from reader
-
-
 def build_query(conn: psycopg.Connection, kind: str, view: str, *, entities: Any = None, as_of: Any = None,
                 **params: Any) -> tuple[str, pa.Table | None]:
     """The SELECT for a read (kind: load_batch or history) and the entity table it joins, if any.

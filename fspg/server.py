@@ -22,7 +22,6 @@ import contextlib
 import fcntl
 import os
 import platform
-import pwd
 import shutil
 import signal
 import socket
@@ -315,12 +314,3 @@ class EmbeddedServer:
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
-
-def server_os_user_uid() -> int | None:
-    """The uid the server runs under when we are root, else None."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        return pwd.getpwnam(SERVER_OS_USER).pw_uid
-    except KeyError:
-        return None

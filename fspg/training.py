@@ -17,6 +17,8 @@ from fspg.offline import utc
 
 TRAINING_QUERY = ("SELECT fs.training_query(%(refs)s, 'pg_temp.fs_spine', %(ts)s, %(as_of)s, %(columns)s)")
 SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
+SPINE_KEYS = ("SELECT DISTINCT k.name FROM unnest(%(refs)s::text[]) x, fs.resolve_feature_ref(x) r"
+              " JOIN fs.feature_view fv ON fv.name = r.view_name JOIN fs.entity_key k ON k.entity_id = fv.entity_id")
 SPINE_TABLE = "fs_spine"
 
 
@@ -52,6 +54,11 @@ def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
     return table.append_column("fs_ord", pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
+def required_keys(conn: psycopg.Connection, features: list[str]) -> list[str]:
+    """The entity key columns the requested features' views need in a spine."""
+    return [row[0] for row in conn.execute(SPINE_KEYS, {"refs": list(features)})]
+
+
 def check_keys(table: pa.Table, keys: list[str]) -> None:
     """Every key column the views need is present and has no NULLs."""
     missing = [k for k in keys if k not in table.column_names]
@@ -78,5 +85,4 @@ def run(dsn: str, query: str, spine: pa.Table) -> pa.Table:
     """Upload the spine and run the join through ADBC; the result keeps the spine's order."""
     from fspg.offline import read_arrow
 
-    result = read_arrow(dsn, query, spine, table_name=SPINE_TABLE)
-    return result
+    return read_arrow(dsn, query, spine, table_name=SPINE_TABLE)
