@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, definitions, ingest, ingestlog, offline, online, upkeep
+from fspg import catalog, definitions, ingest, ingestlog, models, offline, online, upkeep
 from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
@@ -27,6 +27,8 @@ from fspg.ingest import IngestResult
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from fspg import training
     import sqlalchemy
     from psycopg_pool import ConnectionPool
 
@@ -224,40 +226,155 @@ class FeatureStore:
             return ingest.replay(conn, batch_id, view=into, mode=mode)
 
     # -- training sets ----------------------------------------------------------------
-    def get_training_set(self, spine: Any, features: list[str], *, timestamp_column: str = "event_ts",
-                         as_of: Any = None) -> "pa.Table":
+    def get_training_set(self, spine: Any = None, features: list[str] | None = None, *,
+                         service: str | None = None, service_version: int | None = None,
+                         model: str | None = None, model_version: int | None = None,
+                         timestamp_column: str = "event_ts", as_of: Any = None,
+                         version: int | None = None, output: str | Path | None = None,
+                         on_rows: Callable[[int], None] | None = None) -> "pa.Table | int":
         """A point-in-time-correct training set: for each spine row and each feature, the value
         in effect at the row's timestamp (within the TTL; created by ``as_of`` when given).
+        Computed in PostgreSQL.
 
         ``spine``: entity keys, a timestamp column (``event_ts`` unless ``timestamp_column``
-        says otherwise; naive = UTC) and any label columns, as Arrow, pandas, polars or a
-        dict. The result keeps the spine's rows and order: its columns, then one column per
-        feature (``view__feature`` where two views share a name). Computed in PostgreSQL.
+        says otherwise; naive = UTC) and any label columns, as Arrow, pandas, polars, a dict,
+        a table name or a SQL query. Features: a list of references, a feature ``service``
+        or a registered ``model`` (its pinned versions). The result keeps the spine's rows
+        and order: its columns, then one column per feature (``view__feature`` where two
+        views share a name).
+
+        ``get_training_set("name", version=2)`` (a string and no features) rebuilds a stored
+        training set instead: the same rows as when it was created.
+
+        With ``output`` the rows stream into that Parquet file batch by batch (bounded
+        memory) and the row count is returned; ``on_rows`` is called per batch.
         """
         from fspg import training
 
-        table = training.spine_table(spine, timestamp_column)
+        stored = isinstance(spine, str) and features is None and service is None and model is None
         with self.connection() as conn:
-            training.check_keys(table, training.required_keys(conn, features))
-            query = training.build(conn, features, table, timestamp_column, as_of)
-        return training.run(self.dsn, query, table)
+            refs = None if stored else training.feature_refs(conn, features, service, service_version, model, model_version)
+            with training.session(self.dsn, conn) as session:
+                query = (training.query_for_stored(session, spine, version) if stored
+                         else training.query_for_spine(session, spine, refs, timestamp_column, as_of))
+                reader = session.stream(query)
+                if output is not None:
+                    return training.write_parquet(reader, str(output), on_rows)
+                return reader.read_all()
+
+    def create_training_set(self, name: str, spine: Any, features: list[str] | None = None, *,
+                            service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
+                            timestamp_column: str = "event_ts", as_of: Any = None,
+                            description: str | None = None) -> "training.TrainingSetVersion":
+        """Build a named, versioned, reproducible training set in the store.
+
+        The spine's rows are stored, the features pinned to their view versions, and
+        ``as_of`` (default: now, settled) fixed, so ``get_training_set(name, version=v)``
+        gives the same rows (and ``verify_training_set`` the same content hash) later,
+        whatever arrives in history meanwhile. The same definition again returns the
+        existing version; any difference makes version N+1. The rows are readable in SQL
+        as ``fs_training.<name>__v<N>`` (and ``fs_training.<name>`` for the current one).
+        """
+        from fspg import training
+
+        with self.connection() as conn:
+            refs = training.feature_refs(conn, features, service, service_version, model, model_version)
+            with training.session(self.dsn, conn) as session:
+                return training.create(session, name, spine, refs, timestamp_column, as_of, description)
+
+    def training_sets(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Stored training set versions (all, or one name's): features, as_of, rows, content hash."""
+        with self.connection() as conn:
+            return models.rows(conn, models.TRAINING_SETS, {"name": name})
+
+    def verify_training_set(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """Rebuild a stored training set in the server and compare its content hash with the recorded one."""
+        with self.connection() as conn:
+            return models.rows(conn, models.VERIFY, {"name": name, "version": version})[0]
+
+    # -- models, statistics, lineage ----------------------------------------------------
+    def register_model(self, name: str, version: int | None = None, *, training_set: str | None = None,
+                       features: list[str] | None = None, experiment: str | None = None,
+                       params: dict | None = None, metrics: dict | None = None,
+                       description: str | None = None) -> dict[str, Any]:
+        """Register model ``name`` version ``version`` (default: the next) with the features it
+        was trained on: a stored ``training_set`` (``name`` or ``name@v``) or a ``features``
+        list, pinned to the view versions current now. Serving by model then reads exactly
+        those versions. Registering the same again is a no-op; a different registration
+        under a taken version raises ``fspg.errors.Conflict``."""
+        with self.connection() as conn:
+            return models.register(conn, name, version, training_set=training_set, features=features,
+                                   experiment=experiment, params=params, metrics=metrics, description=description)
+
+    def models(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Registered model versions: status, experiment, training set, pinned features, params, metrics."""
+        with self.connection() as conn:
+            return models.rows(conn, models.MODELS, {"name": name})
+
+    def archive_model(self, name: str, version: int) -> None:
+        """Archive a model version: it stops holding its feature view versions against deprecation."""
+        with self.connection() as conn:
+            conn.execute(models.ARCHIVE, {"name": name, "version": version})
+
+    def deprecate(self, view: str) -> None:
+        """Deprecate ``view@version``; refused (``fspg.errors.InUse``) while an active model uses it."""
+        with self.connection() as conn:
+            conn.execute(models.DEPRECATE, {"view": view})
+
+    def compute_stats(self, name: str, start: Any = None, end: Any = None, *,
+                      source: str = "history") -> list[dict[str, Any]]:
+        """Statistics of every feature of ``name`` (view or view@N) over event times in
+        [start, end] of history, or of what its online table serves (``source="online"``):
+        count, nulls, min, max, mean, stddev, 101 quantiles, distinct values, histogram. Stored."""
+        with self.connection() as conn:
+            return models.rows(conn, models.STATS, {"view": name, "start": offline.utc(start),
+                                                    "end": offline.utc(end), "source": source})
+
+    def compare_versions(self, name: str, base: int, new: int, *, start: Any = None,
+                         end: Any = None) -> list[dict[str, Any]]:
+        """Drift of version ``new`` of a view against ``base``, per feature: schema change,
+        PSI, mean shift (in base standard deviations), null-rate delta, and whether the view's
+        drift thresholds are crossed (``drifted``, ``reasons``). Over the event-time range both
+        versions cover unless ``start``/``end`` say otherwise."""
+        with self.connection() as conn:
+            return models.rows(conn, models.COMPARE, {"view": name, "base": base, "new": new,
+                                                      "start": offline.utc(start), "end": offline.utc(end)})
+
+    def training_serving_skew(self, name: str, *, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
+        """Skew between a view's history (training time, optionally [start, end]) and what its
+        online table serves now, per feature, in the shape of ``compare_versions``."""
+        with self.connection() as conn:
+            return models.rows(conn, models.SKEW, {"view": name, "start": offline.utc(start), "end": offline.utc(end)})
+
+    def lineage(self, obj: str, direction: str = "both") -> list[dict[str, Any]]:
+        """Lineage of an object (``user_stats@2``, ``model:fraud@3``, a feature
+        ``user_stats.spend_7d``): upstream (where its data comes from) and downstream (the
+        services, training sets and models using it), with depth and the edge followed."""
+        with self.connection() as conn:
+            return models.rows(conn, models.LINEAGE, {"object": obj, "direction": direction})
 
     # -- online store -----------------------------------------------------------------
     def get_online_features(self, features: list[str] | None = None, *, entities: Any,
                             service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
                             with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict]":
         """Latest feature values for a batch of entities, in one round trip.
 
-        Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``) or a feature
-        ``service``. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
+        Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``), a feature
+        ``service``, or a registered ``model``: exactly the feature view versions that model
+        version was trained with (default: its newest active version), however the views
+        have moved on since. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
         list of dicts, an Arrow table, or a list of keys for single-key requests; at most
         10,000. Rows come back in request order (entities without values as NULLs):
         the key columns, then one column per feature (``view__feature`` where two views
         share a name); a value older than its view's TTL is NULL. ``with_event_ts`` adds
         ``<view>__event_ts`` columns. Reads go to a replica when the store has some.
         """
-        if (features is None) == (service is None):
-            raise InvalidArgument("name either features or a service")
+        if sum(x is not None for x in (features, service, model)) != 1:
+            raise InvalidArgument("name exactly one of features, service or model")
+        if model is not None:
+            features = self._model_refs(model, model_version)
         statement = self._online_statement(features, service, service_version)
         arrays, _ = online.key_arrays(statement, entities)
         with self._read_connection() as conn:
@@ -268,6 +385,18 @@ class FeatureStore:
                 keep = [i for i, n in enumerate(names) if with_event_ts or not n.endswith("__event_ts")]
                 return [{names[i]: row[i] for i in keep} for row in rows]
             return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
+
+    def _model_refs(self, model: str, version: int | None) -> list[str]:
+        # A model version is immutable: its pinned references are looked up once. Without
+        # a version the newest active one is asked for each time (it changes on register).
+        key = ("model", model, version)
+        refs = self._statements.get(key) if version is not None else None
+        if refs is None:
+            with self.connection() as conn:
+                refs = conn.execute(models.MODEL_REFS, {"name": model, "version": version}).fetchone()[0]
+            if version is not None:
+                self._statements[key] = refs
+        return refs
 
     def _online_statement(self, features, service, version) -> "online.OnlineStatement":
         # Built once on the primary (replicas have no catalog), then reused.

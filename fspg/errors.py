@@ -74,6 +74,14 @@ class InvalidArgument(UserError):
     """An argument is out of range (a mode, a limit, an as_of in the future)."""
 
 
+class InUse(UserError):
+    """The object is still used (a view version by active models) and cannot be retired."""
+
+
+class Conflict(UserError):
+    """A registration clashes with an existing, immutable one (a model version)."""
+
+
 class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
@@ -93,6 +101,8 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF012": BatchRejected,     # strict batch with a bad row
     "YF014": InvalidArgument,   # as_of in the future or not settled
     "YF015": InvalidArgument,   # bad argument
+    "YF016": InUse,             # deprecation of a version active models use
+    "YF017": Conflict,          # a model version registered differently before
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
     "42501": PermissionDenied,  # insufficient_privilege
@@ -118,6 +128,24 @@ def from_db_error(err: psycopg.Error) -> FspgError | psycopg.Error:
     if detail:
         message = f"{message}: {detail}"
     return cls(message, hint=diag.message_hint if diag else None, sqlstate=sqlstate)
+
+
+def from_adbc_error(err: Exception) -> FspgError:
+    """The fspg exception for an error of the ADBC driver (which carries SQLSTATE and diagnostics).
+
+    Errors that are not fspg's own are reads that failed on the data (a key that does not
+    parse as its type, say): user errors, said in one line.
+    """
+    details = dict(getattr(err, "details", None) or [])
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode() or str(err).splitlines()[0].split("ERROR:", 1)[-1].strip()
+    detail = details.get(b"PG_DIAG_MESSAGE_DETAIL", b"").decode()
+    hint = details.get(b"PG_DIAG_MESSAGE_HINT", b"").decode() or None
+    sqlstate = getattr(err, "sqlstate", None)
+    message = f"{primary}: {detail}" if detail else primary
+    cls = SQLSTATE_CLASSES.get(sqlstate or "")
+    if cls is None:
+        return UserError(f"the query failed: {message}", hint=hint, sqlstate=sqlstate)
+    return cls(message, hint=hint, sqlstate=sqlstate)
 
 
 @contextlib.contextmanager

@@ -1,88 +1,229 @@
 """Training sets, client side: point-in-time joins computed in PostgreSQL.
 
-The spine (entity keys, a timestamp column, any labels) is uploaded into a temp table
-through ADBC; ``fs.training_query`` writes the join; ADBC streams the result to Arrow.
+A spine is Arrow-shaped data (uploaded into the temp table ``pg_temp.fs_spine`` with its
+row order as ``fs_ord``) or a table name or SQL query the server reads itself. SQL writes
+the join (``fs.training_set_sql``) or builds and stores a versioned training set
+(``fs.create_training_set``); the ADBC PostgreSQL driver streams results to Arrow in
+batches, so a training set can go to Parquet with bounded client memory.
+
+Everything for one request runs in one ADBC session: the uploaded spine and a query
+spine's temp view live there.
 """
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import dataclasses
+import datetime as dt
+from typing import Any, Callable, Iterator
 
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from fspg.arrow import to_source
-from fspg.errors import InvalidArgument, SchemaMismatch
+from fspg.connection import to_uri
+from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.offline import utc
 
-TRAINING_QUERY = ("SELECT fs.training_query(%(refs)s, 'pg_temp.fs_spine', %(ts)s, %(as_of)s, %(columns)s)")
-SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
-SPINE_KEYS = ("SELECT DISTINCT k.name FROM unnest(%(refs)s::text[]) x, fs.resolve_feature_ref(x) r"
-              " JOIN fs.feature_view fv ON fv.name = r.view_name JOIN fs.entity_key k ON k.entity_id = fv.entity_id")
 SPINE_TABLE = "fs_spine"
+TRAINING_SET_SQL = "SELECT fs.training_set_sql(%s, %s, %s, %s)"
+CREATE = "SELECT name, version, action, row_count, content_hash, as_of FROM fs.create_training_set(%s, %s, %s, %s, %s, %s)"
+STORED = "SELECT format('SELECT * FROM fs_training.%%I', %s || '__v' || t.version), t.version FROM fs.training_set_version_of(%s, %s) t"
+SERVICE_REFS = """
+SELECT array_agg(format('%%s@%%s.%%s', fv.name, vv.version, f.name) ORDER BY sf.position)
+  FROM fs.feature_service s
+  JOIN fs.feature_service_version sv ON sv.service_id = s.service_id AND sv.version = coalesce(%(version)s, s.current_version)
+  JOIN fs.feature_service_feature sf ON sf.service_version_id = sv.service_version_id
+  JOIN fs.feature f ON f.feature_id = sf.feature_id
+  JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
+  JOIN fs.feature_view fv ON fv.view_id = vv.view_id
+ WHERE s.name = %(name)s"""
+MODEL_REFS = "SELECT fs.model_refs(%(name)s, %(version)s)"
+#: Rows per Arrow batch the driver aims for (about 16 MiB), which bounds client memory.
+BATCH_BYTES = 16 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSetVersion:
+    """A stored training set version: what ``create_training_set`` made (or found)."""
+
+    name: str
+    version: int
+    action: str
+    row_count: int
+    content_hash: str
+    as_of: dt.datetime
+
+
+def feature_refs(conn: psycopg.Connection, features: list[str] | None, service: str | None,
+                 service_version: int | None, model: str | None, model_version: int | None) -> list[str]:
+    """The feature references a request names: a list, a feature service's, or a model's (pinned)."""
+    if sum(x is not None for x in (features, service, model)) != 1:
+        raise InvalidArgument("name exactly one of features, service or model")
+    if features is not None:
+        if isinstance(features, str) or not list(features):
+            raise InvalidArgument("features is a non-empty list of references such as ['user_stats.spend_7d']")
+        return list(features)
+    if service is not None:
+        refs = conn.execute(SERVICE_REFS, {"name": service, "version": service_version}).fetchone()[0]
+        if refs is None:
+            from fspg.errors import NotFound
+
+            raise NotFound(f"feature service {service}" + (f"@{service_version}" if service_version else "")
+                           + " does not exist", hint="fspg apply defines feature services")
+        return refs
+    return conn.execute(MODEL_REFS, {"name": model, "version": model_version}).fetchone()[0]
 
 
 def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
     """The spine as an Arrow table with a UTC timestamp column and its row order (fs_ord).
 
-    NULL timestamps or keys are an error naming the rows; duplicate rows are kept.
+    Naive times are UTC; text times may carry offsets (each row is read on its own, so a
+    column mixing time zones gives the right instants). NULL timestamps are an error
+    naming the rows (the server checks keys the same way); duplicate rows are kept.
     """
     source = to_source(spine)
     table = source.table if source.table is not None else pa.Table.from_batches(list(source.batches()), source.schema)
     if timestamp_column not in table.column_names:
         raise SchemaMismatch(f"the spine has no timestamp column {timestamp_column!r}",
                              hint="name it with timestamp_column=")
-    ts = table.column(timestamp_column)
-    if pa.types.is_string(ts.type) or pa.types.is_large_string(ts.type):
-        try:  # ISO 8601 text, as CSV spines bring it; no offset = UTC
-            ts = pc.cast(pc.strptime(ts, format="%Y-%m-%dT%H:%M:%S", unit="us", error_is_null=False), pa.timestamp("us"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            ts = pc.cast(ts, pa.timestamp("us"))
-    if not pa.types.is_timestamp(ts.type):
-        try:
-            ts = pc.cast(ts, pa.timestamp("us", tz="UTC"))
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-            raise SchemaMismatch(f"spine column {timestamp_column} is not a timestamp: {err}") from err
-    elif ts.type.tz is None:
-        ts = pc.assume_timezone(ts, "UTC")  # naive spine times are UTC, as everywhere in fspg
-    ts = ts.cast(pa.timestamp("us", tz="UTC"))
+    ts = _utc_timestamps(table.column(timestamp_column), timestamp_column)
     nulls = pc.indices_nonzero(pc.is_null(ts)).to_pylist()
     if nulls:
         raise InvalidArgument(f"spine rows without a timestamp: {', '.join(str(i + 1) for i in nulls[:10])}"
                               + (" …" if len(nulls) > 10 else ""))
     table = table.set_column(table.column_names.index(timestamp_column), timestamp_column, ts)
+    if "fs_ord" in table.column_names:
+        raise SchemaMismatch("the spine has a column fs_ord, which fspg uses for the row order; rename it")
     return table.append_column("fs_ord", pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
-def required_keys(conn: psycopg.Connection, features: list[str]) -> list[str]:
-    """The entity key columns the requested features' views need in a spine."""
-    return [row[0] for row in conn.execute(SPINE_KEYS, {"refs": list(features)})]
+def _utc_timestamps(ts: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    if pa.types.is_string(ts.type) or pa.types.is_large_string(ts.type):
+        ts = _parse_text_times(ts, name)
+    elif pa.types.is_date(ts.type):
+        ts = ts.cast(pa.timestamp("us"))
+    elif not pa.types.is_timestamp(ts.type):
+        if ts.type == pa.null():
+            return ts.cast(pa.timestamp("us", tz="UTC"))
+        raise SchemaMismatch(f"spine column {name} is {ts.type}, not a timestamp")
+    if ts.type.tz is None:
+        ts = pc.assume_timezone(ts, "UTC")  # naive spine times are UTC, as everywhere in fspg
+    return ts.cast(pa.timestamp("us", tz="UTC"))
 
 
-def check_keys(table: pa.Table, keys: list[str]) -> None:
-    """Every key column the views need is present and has no NULLs."""
-    missing = [k for k in keys if k not in table.column_names]
-    if missing:
-        raise SchemaMismatch(f"the spine lacks key column(s) {', '.join(missing)}")
-    for key in keys:
-        nulls = pc.indices_nonzero(pc.is_null(table.column(key))).to_pylist()
-        if nulls:
-            raise InvalidArgument(f"spine rows with NULL {key}: {', '.join(str(i + 1) for i in nulls[:10])}"
-                                  + (" …" if len(nulls) > 10 else ""))
+def _parse_text_times(ts: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
+    """ISO 8601 text (as CSV spines bring it) to UTC instants; an offset per row is honoured."""
+    values = ts.to_pylist()
+    out = []
+    for i, value in enumerate(values):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SchemaMismatch(f"spine row {i + 1}: {name} {value!r} is not an ISO 8601 timestamp") from None
+        out.append(parsed.replace(tzinfo=dt.timezone.utc) if parsed.tzinfo is None else parsed.astimezone(dt.timezone.utc))
+    return pa.chunked_array([pa.array(out, pa.timestamp("us", tz="UTC"))])
 
 
-def build(conn: psycopg.Connection, features: list[str], spine: pa.Table, timestamp_column: str,
-          as_of: Any) -> str:
-    """The training-set SELECT for a spine uploaded as pg_temp.fs_spine (settling as_of first)."""
-    as_of = utc(as_of)
-    if as_of is not None:
-        conn.execute(SETTLE, {"as_of": as_of})
-    return conn.execute(TRAINING_QUERY, {"refs": list(features), "ts": timestamp_column, "as_of": as_of,
-                                         "columns": spine.column_names}).fetchone()[0]
+class Session:
+    """One ADBC connection for one training-set request; database errors become fspg errors."""
+
+    def __init__(self, dsn: str, render: Callable[[str, tuple], str]):
+        import adbc_driver_postgresql.dbapi as adbc
+
+        self._render = render
+        self._conn = adbc.connect(to_uri(dsn))
+        self._cur = self._conn.cursor()
+        self._cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
+
+    def upload(self, table: pa.Table) -> str:
+        """The spine as the temp table pg_temp.fs_spine; returns its name."""
+        with self._errors():
+            self._cur.adbc_ingest(SPINE_TABLE, table, mode="create", temporary=True)
+        return f"pg_temp.{SPINE_TABLE}"
+
+    def row(self, query: str, params: tuple) -> tuple:
+        """The first row of a query with client-side bound parameters."""
+        with self._errors():
+            self._cur.execute(self._render(query, params))
+            return self._cur.fetchone()
+
+    def stream(self, query: str) -> pa.RecordBatchReader:
+        """The query's result as a stream of Arrow record batches."""
+        with self._errors():
+            self._cur.execute(query)
+            return self._cur.fetch_record_batch()
+
+    def commit(self) -> None:
+        """Commit the session's transaction."""
+        with self._errors():
+            self._conn.commit()
+
+    def close(self) -> None:
+        """Close the connection (an open transaction rolls back)."""
+        self._cur.close()
+        self._conn.close()
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        import adbc_driver_manager
+
+        try:
+            yield
+        except adbc_driver_manager.Error as err:
+            raise from_adbc_error(err) from err
 
 
-def run(dsn: str, query: str, spine: pa.Table) -> pa.Table:
-    """Upload the spine and run the join through ADBC; the result keeps the spine's order."""
-    from fspg.offline import read_arrow
+@contextlib.contextmanager
+def session(dsn: str, conn: psycopg.Connection) -> Iterator[Session]:
+    """An ADBC session whose statements are bound the way psycopg binds them."""
+    cursor = psycopg.ClientCursor(conn)
+    s = Session(dsn, lambda query, params: cursor.mogrify(query, params))
+    try:
+        yield s
+    finally:
+        s.close()
 
-    return read_arrow(dsn, query, spine, table_name=SPINE_TABLE)
+
+def spine_relation(s: Session, spine: Any, timestamp_column: str) -> str:
+    """What the server reads as the spine: a table name or query as given, or the uploaded data."""
+    if isinstance(spine, str):
+        return spine
+    return s.upload(spine_table(spine, timestamp_column))
+
+
+def query_for_spine(s: Session, spine: Any, refs: list[str], timestamp_column: str, as_of: Any) -> str:
+    """The training-set SELECT for a spine (uploaded first when it is data); as_of settled."""
+    relation = spine_relation(s, spine, timestamp_column)
+    return s.row(TRAINING_SET_SQL, (relation, refs, timestamp_column, utc(as_of)))[0]
+
+
+def query_for_stored(s: Session, name: str, version: int | None) -> str:
+    """The SELECT that rebuilds training set name@version (the current one by default)."""
+    return s.row(STORED, (name, name, version))[0]
+
+
+def create(s: Session, name: str, spine: Any, refs: list[str], timestamp_column: str, as_of: Any,
+           description: str | None) -> TrainingSetVersion:
+    """Build and catalog a training set version in the server (committed)."""
+    relation = spine_relation(s, spine, timestamp_column)
+    row = s.row(CREATE, (name, relation, refs, timestamp_column, utc(as_of), description))
+    s.commit()
+    return TrainingSetVersion(*row)
+
+
+def write_parquet(reader: pa.RecordBatchReader, path: str, on_rows: Callable[[int], None] | None = None) -> int:
+    """Stream record batches into a Parquet file one batch at a time; returns the row count."""
+    import pyarrow.parquet as pq
+
+    rows = 0
+    with pq.ParquetWriter(path, reader.schema) as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+            if on_rows:
+                on_rows(batch.num_rows)
+    return rows

@@ -1,7 +1,8 @@
 -- 30_rules: validation rules of features, checked when a view is defined and turned
 -- into CHECK constraints on its history table.
 -- Owns: fs.normalize_rules (validate + canonical form), fs.rule_checks (rule -> SQL
---       predicate), fs.feature_constraint (a feature's rules -> one CHECK constraint).
+--       predicate), fs.feature_constraint (a feature's rules -> one CHECK constraint),
+--       fs.normalize_drift (a view's drift thresholds, checked like rules).
 -- Rules: not_null, finite (no NaN or infinity), min, max, allowed, regex, max_length.
 -- A vector's dimension is
 -- enforced by its type, vector(n). NULL values pass every rule except not_null, as
@@ -199,3 +200,39 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.normalize_vector_index(text, text, jsonb) IS 'Validates a vector feature''s index declaration and returns it in canonical form {type, metric}.';
+
+CREATE OR REPLACE FUNCTION fs.normalize_drift(p_view text, p_drift jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_drift   jsonb := coalesce(p_drift, '{}');
+    v_scope   record;
+    v_key     text;
+BEGIN
+    -- drift: {psi: 0.1, mean_shift: 0.5, null_rate_delta: 0.02, features: {spend_7d: {psi: 0.05}}}
+    IF jsonb_typeof(v_drift) <> 'object' OR (v_drift ? 'features' AND jsonb_typeof(v_drift -> 'features') <> 'object') THEN
+        RAISE EXCEPTION 'feature view %: drift must be a mapping like {psi: 0.2, features: {name: {psi: 0.1}}}', p_view
+            USING ERRCODE = 'YF008';
+    END IF;
+    FOR v_scope IN SELECT NULL AS feature, v_drift - 'features' AS t
+                   UNION ALL SELECT key, value FROM jsonb_each(coalesce(v_drift -> 'features', '{}')) LOOP
+        IF jsonb_typeof(v_scope.t) <> 'object' THEN
+            RAISE EXCEPTION 'feature view %: drift of feature % must be a mapping', p_view, v_scope.feature USING ERRCODE = 'YF008';
+        END IF;
+        FOR v_key IN SELECT jsonb_object_keys(v_scope.t) LOOP
+            IF v_key NOT IN ('psi', 'mean_shift', 'null_rate_delta') THEN
+                RAISE EXCEPTION 'feature view %: unknown drift threshold %', p_view, v_key
+                    USING ERRCODE = 'YF008', HINT = 'Thresholds: psi, mean_shift (in baseline standard deviations), null_rate_delta.';
+            END IF;
+            IF jsonb_typeof(v_scope.t -> v_key) <> 'number' OR (v_scope.t ->> v_key)::numeric < 0 THEN
+                RAISE EXCEPTION 'feature view %: drift threshold % must be a number >= 0, got %', p_view, v_key, v_scope.t -> v_key
+                    USING ERRCODE = 'YF008';
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN v_drift;
+END
+$$;
+COMMENT ON FUNCTION fs.normalize_drift(text, jsonb) IS 'Checks a feature view''s drift: thresholds (psi, mean_shift, null_rate_delta, per feature under features:).';

@@ -120,6 +120,7 @@ DECLARE
     v_retention  interval;
     v_partition  text := coalesce(p_spec ->> 'partition', 'month');
     v_tags       jsonb := coalesce(p_spec -> 'tags', '{}');
+    v_drift      jsonb := fs.normalize_drift(p_spec ->> 'name', p_spec -> 'drift');
     v_definition jsonb;
     v_view       fs.feature_view%ROWTYPE;
     v_current    fs.feature_view_version%ROWTYPE;
@@ -132,7 +133,7 @@ BEGIN
             USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a view from its version (user_stats__v2) and from feature names in results.';
     END IF;
     PERFORM fs.reject_unknown_fields('feature view ' || v_name, p_spec,
-        ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'features']);
+        ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'drift', 'features']);
 
     IF v_entity IS NOT NULL THEN
         SELECT e.entity_id INTO v_entity_id FROM fs.entity e WHERE e.name = v_entity;
@@ -201,12 +202,14 @@ BEGIN
             v_changed := v_view.owner IS DISTINCT FROM p_spec ->> 'owner'
                       OR v_view.description IS DISTINCT FROM p_spec ->> 'description'
                       OR v_current.retention IS DISTINCT FROM v_retention
+                      OR v_view.drift IS DISTINCT FROM v_drift
                       OR EXISTS (SELECT 1 FROM fs.feature f
                                    JOIN jsonb_array_elements(p_spec -> 'features') e ON e ->> 'name' = f.name
                                   WHERE f.version_id = v_current.version_id
                                     AND f.description IS DISTINCT FROM e ->> 'description');
             IF v_changed THEN
-                UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description', updated_at = now()
+                UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description', drift = v_drift,
+                                           updated_at = now()
                  WHERE view_id = v_view.view_id;
                 UPDATE fs.feature_view_version SET retention = v_retention WHERE version_id = v_current.version_id;
                 UPDATE fs.feature f SET description = e ->> 'description'
@@ -223,12 +226,12 @@ BEGIN
         END IF;
         v_version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
         UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description',
-                                   entity_id = v_entity_id, updated_at = now()
+                                   entity_id = v_entity_id, drift = v_drift, updated_at = now()
          WHERE view_id = v_view.view_id;
         action := 'new version';
     ELSE
-        INSERT INTO fs.feature_view (name, entity_id, owner, description)
-        VALUES (v_name, v_entity_id, p_spec ->> 'owner', p_spec ->> 'description')
+        INSERT INTO fs.feature_view (name, entity_id, owner, description, drift)
+        VALUES (v_name, v_entity_id, p_spec ->> 'owner', p_spec ->> 'description', v_drift)
         RETURNING * INTO v_view;
         v_version := 1;
         action := 'create';

@@ -1,14 +1,140 @@
--- 86_training: point-in-time-correct joins of a spine against feature views, in SQL.
--- Owns: fs.training_query.
+-- 86_training: point-in-time-correct joins of a spine against feature views, and the
+-- named, versioned, reproducible training sets built from them.
+-- Owns: fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
+--       fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
+--       fs.record_training_set, fs.training_set_version_of, fs.verify_training_set.
 -- For each spine row and each view: the newest history row with event_ts <= the spine's
 -- timestamp and within the view's TTL (fs.ttl_condition, the rule every read uses),
 -- created by as_of when given, ties broken by created_ts. Never a value from the future.
+-- A stored training set keeps its spine rows and pins view versions and as_of, so its
+-- join (the view fs_training.<name>__v<N>) gives the same rows whatever arrives later.
 
+CREATE OR REPLACE FUNCTION fs.is_spine_query(p_spine text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_spine ~* '^\s*(select|with|values|table)\s' $$;
+COMMENT ON FUNCTION fs.is_spine_query(text) IS 'Whether a spine argument is a query (SELECT, WITH, VALUES, TABLE) rather than a relation name.';
+
+CREATE OR REPLACE FUNCTION fs.spine_relation(p_spine text)
+RETURNS regclass
+LANGUAGE plpgsql
+SET client_min_messages = warning
+-- No SET search_path: a spine query or table name is the caller's and resolves the way
+-- the caller's own queries do. Every name below is qualified.
+AS $$
+BEGIN
+    IF fs.is_spine_query(p_spine) THEN
+        DROP VIEW IF EXISTS pg_temp.fs_spine_query;
+        EXECUTE 'CREATE TEMP VIEW fs_spine_query AS ' || p_spine;
+        RETURN 'pg_temp.fs_spine_query'::pg_catalog.regclass;
+    END IF;
+    RETURN p_spine::pg_catalog.regclass;
+EXCEPTION
+    WHEN syntax_error OR undefined_table OR undefined_column OR undefined_function OR ambiguous_column
+         OR datatype_mismatch OR invalid_name OR invalid_schema_name THEN
+        RAISE EXCEPTION 'spine %: %', pg_catalog.left(p_spine, 80), SQLERRM USING ERRCODE = 'YF015',
+            HINT = 'A spine is a table or view name, or a SELECT yielding entity keys, a timestamp and labels.';
+END
+$$;
+COMMENT ON FUNCTION fs.spine_relation(text) IS 'The spine as a relation: a table or view name as is, a SELECT/WITH/VALUES query as the temp view pg_temp.fs_spine_query.';
+
+CREATE OR REPLACE FUNCTION fs.spine_select(p_source regclass, p_timestamp_column text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_columns text[] := '{}';
+    v_type    text;
+    v_col     record;
+    v_has_ord boolean := false;
+BEGIN
+    PERFORM fs.check_name('timestamp column', p_timestamp_column);
+    FOR v_col IN
+        SELECT a.attname AS name, a.atttypid::regtype::text AS type
+          FROM pg_attribute a WHERE a.attrelid = p_source AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum
+    LOOP
+        IF v_col.name = 'fs_ord' THEN
+            v_has_ord := true;
+            CONTINUE;
+        END IF;
+        IF v_col.name <> p_timestamp_column THEN
+            v_columns := v_columns || format('s.%I', v_col.name);
+            CONTINUE;
+        END IF;
+        v_type := v_col.type;
+        -- One instant per row, whatever the input carried: naive times are UTC (as
+        -- everywhere in fspg), text may mix offsets and is read per row.
+        v_columns := v_columns || CASE v_type
+            WHEN 'timestamp with time zone' THEN format('s.%I', v_col.name)
+            WHEN 'timestamp without time zone' THEN format('(s.%1$I AT TIME ZONE ''UTC'') AS %1$I', v_col.name)
+            WHEN 'date' THEN format('(s.%1$I::timestamp AT TIME ZONE ''UTC'') AS %1$I', v_col.name)
+            WHEN 'text' THEN format('(CASE WHEN s.%1$I ~ ''([+-]\d\d(:?\d\d)?|Z)$'' THEN s.%1$I::timestamptz'
+                                    ' ELSE s.%1$I::timestamp AT TIME ZONE ''UTC'' END) AS %1$I', v_col.name)
+            ELSE NULL END;
+        IF v_columns[cardinality(v_columns)] IS NULL THEN
+            RAISE EXCEPTION 'spine column % is %, not a timestamp', p_timestamp_column, v_type USING ERRCODE = 'YF010';
+        END IF;
+    END LOOP;
+    IF v_type IS NULL THEN
+        RAISE EXCEPTION 'the spine has no timestamp column %', p_timestamp_column
+            USING ERRCODE = 'YF010', HINT = 'Name the spine''s timestamp column with timestamp_column.';
+    END IF;
+    -- A spine's order is its fs_ord when it brings one (a client upload), else the order
+    -- the table or query yields.
+    RETURN format('SELECT %s, %s AS fs_ord FROM %s s', array_to_string(v_columns, ', '),
+                  CASE WHEN v_has_ord THEN 's.fs_ord' ELSE 'row_number() OVER ()' END, p_source);
+END
+$$;
+COMMENT ON FUNCTION fs.spine_select(regclass, text) IS 'SELECT of a spine relation with its timestamp as timestamptz (naive = UTC) and its row order as fs_ord.';
+
+CREATE OR REPLACE FUNCTION fs.spine_keys(p_refs text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(DISTINCT k.name), '{}')
+      FROM unnest(p_refs) x, fs.resolve_feature_ref(x) r
+      JOIN fs.feature_view fv ON fv.name = r.view_name JOIN fs.entity_key k ON k.entity_id = fv.entity_id
+$$;
+COMMENT ON FUNCTION fs.spine_keys(text[]) IS 'The entity key columns a spine needs for these feature references.';
+
+CREATE OR REPLACE FUNCTION fs.check_spine(p_source regclass, p_spine text, p_timestamp_column text, p_keys text[])
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_missing text;
+    v_rows    text;
+BEGIN
+    SELECT string_agg(k, ', ' ORDER BY k) INTO v_missing
+      FROM unnest(p_keys) k
+     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_source AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the spine lacks key column(s) % that the requested views need', v_missing USING ERRCODE = 'YF010';
+    END IF;
+    EXECUTE format('SELECT string_agg(fs_ord::text, '', '' ORDER BY fs_ord) FROM (SELECT fs_ord FROM (%s) s WHERE %s ORDER BY fs_ord LIMIT 11) x',
+                   p_spine, (SELECT string_agg(format('s.%I IS NULL', c), ' OR ') FROM unnest(p_timestamp_column || p_keys) c))
+       INTO v_rows;
+    IF v_rows IS NOT NULL THEN
+        RAISE EXCEPTION 'spine rows with a NULL timestamp or key: %', regexp_replace(v_rows, '^((\d+, ){10})\d+$', '\1…')
+            USING ERRCODE = 'YF015', HINT = format('Every row needs %s.', array_to_string(p_timestamp_column || p_keys, ', '));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.check_spine(regclass, text, text, text[]) IS 'Raises YF010 when the spine relation lacks a key column the views need, YF015 naming the spine rows (by position) without their timestamp or a key.';
+
+-- The five-argument form of 0.1 (before p_with_ord) would make calls ambiguous.
+DROP FUNCTION IF EXISTS fs.training_query(text[], text, text, timestamptz, text[]);
 CREATE OR REPLACE FUNCTION fs.training_query(p_refs text[], p_spine text, p_timestamp_column text DEFAULT 'event_ts',
-                                             p_as_of timestamptz DEFAULT NULL, p_spine_columns text[] DEFAULT NULL)
+                                             p_as_of timestamptz DEFAULT NULL, p_spine_columns text[] DEFAULT NULL,
+                                             p_with_ord boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
 AS $$
 DECLARE
     v_ids     integer[];
@@ -68,9 +194,236 @@ BEGIN
           INTO v_select
           FROM fs_training_features s WHERE s.version_id = v_view.version_id;
     END LOOP;
-    RETURN format('SELECT %s, %s FROM %s s%s ORDER BY s.fs_ord',
+    RETURN format('SELECT %s, %s%s FROM %s s%s ORDER BY s.fs_ord',
                   coalesce((SELECT string_agg(format('s.%I', c), ', ') FROM unnest(p_spine_columns) c WHERE c <> 'fs_ord'), 's.*'),
-                  array_to_string(v_select, ', '), p_spine, v_joins);
+                  array_to_string(v_select, ', '), CASE WHEN p_with_ord THEN ', s.fs_ord' ELSE '' END, p_spine, v_joins);
 END
 $$;
-COMMENT ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[]) IS 'SELECT of a point-in-time-correct training set: the spine relation (its columns, in its fs_ord order) joined to the requested features as they were at each row''s timestamp.';
+COMMENT ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[], boolean) IS 'SELECT of a point-in-time-correct training set: the spine relation (its columns, in its fs_ord order) joined to the requested features as they were at each row''s timestamp.';
+
+CREATE OR REPLACE FUNCTION fs.training_set_sql(p_spine text, p_features text[], p_timestamp_column text DEFAULT 'event_ts',
+                                               p_as_of timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql
+SET client_min_messages = warning
+-- No SET search_path: the spine is the caller's (see fs.spine_relation).
+AS $$
+DECLARE
+    v_source  regclass := fs.spine_relation(p_spine);
+    v_spine   text := fs.spine_select(v_source, p_timestamp_column);
+    v_columns text[];
+BEGIN
+    IF p_as_of IS NOT NULL THEN
+        PERFORM fs.settle_as_of(p_as_of);
+    END IF;
+    PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(p_features));
+    SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
+      FROM pg_catalog.pg_attribute a WHERE a.attrelid = v_source AND a.attnum > 0 AND NOT a.attisdropped;
+    RETURN fs.training_query(p_features, '(' || v_spine || ')', p_timestamp_column, p_as_of, v_columns);
+END
+$$;
+COMMENT ON FUNCTION fs.training_set_sql(text, text[], text, timestamptz) IS 'The SELECT of a point-in-time-correct training set for a spine given as a table, a view or a query (checked: no NULL timestamps or keys); run it in the same session (psql: \gexec).';
+
+CREATE OR REPLACE FUNCTION fs.content_hash(p_query text)
+RETURNS TABLE (row_count bigint, content_hash text)
+LANGUAGE plpgsql
+-- Rows are hashed as their text: these settings make that text the same in every session.
+SET search_path = pg_catalog, pg_temp
+SET TimeZone = 'UTC'
+SET DateStyle = 'ISO, YMD'
+SET IntervalStyle = 'postgres'
+SET extra_float_digits = 1
+AS $$
+BEGIN
+    -- Hash the column names and types, then every row in fs_ord order. Rows are hashed in
+    -- blocks of 65,536 so no intermediate string grows with the result.
+    RETURN QUERY EXECUTE format(
+        'WITH block AS (SELECT t.fs_ord / 65536 AS b, count(*) AS n,'
+        '                      md5(string_agg(md5(t::text), '''' ORDER BY t.fs_ord)) AS h'
+        '                 FROM (%s) t GROUP BY 1)'
+        ' SELECT coalesce(sum(n), 0)::bigint, md5(%L || coalesce(string_agg(h, '''' ORDER BY b), '''')) FROM block',
+        p_query, fs.query_signature(p_query));
+END
+$$;
+COMMENT ON FUNCTION fs.content_hash(text) IS 'Row count and md5 fingerprint of a query''s rows (in fs_ord order) and column names and types; stable across sessions and servers.';
+
+CREATE OR REPLACE FUNCTION fs.query_signature(p_query text)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+DECLARE
+    v_signature text;
+BEGIN
+    DROP VIEW IF EXISTS pg_temp.fs_signature_probe;
+    EXECUTE 'CREATE TEMP VIEW fs_signature_probe AS ' || p_query;
+    SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum) INTO v_signature
+      FROM pg_attribute a WHERE a.attrelid = 'pg_temp.fs_signature_probe'::regclass AND a.attnum > 0;
+    DROP VIEW pg_temp.fs_signature_probe;
+    RETURN v_signature;
+END
+$$;
+COMMENT ON FUNCTION fs.query_signature(text) IS 'The column names and types a query yields, as text.';
+
+CREATE OR REPLACE FUNCTION fs.record_training_set(p_name text, p_version integer, p_description text, p_refs text[],
+                                                  p_timestamp_column text, p_spine_source text, p_spine_table text,
+                                                  p_spine_hash text, p_as_of timestamptz, p_row_count bigint,
+                                                  p_content_hash text)
+RETURNS integer
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_set_id     integer;
+    v_version_id integer;
+BEGIN
+    INSERT INTO fs.training_set (name, description) VALUES (p_name, p_description)
+    ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, fs.training_set.description)
+    RETURNING training_set_id INTO v_set_id;
+    INSERT INTO fs.training_set_version (training_set_id, version, refs, timestamp_column, spine_source, spine_table,
+                                         spine_hash, as_of, row_count, content_hash, created_by)
+    VALUES (v_set_id, p_version, p_refs, p_timestamp_column, p_spine_source, p_spine_table, p_spine_hash, p_as_of,
+            p_row_count, p_content_hash, session_user)
+    RETURNING ts_version_id INTO v_version_id;
+    INSERT INTO fs.training_set_feature (ts_version_id, position, feature_id)
+    SELECT v_version_id, t.ord, r.feature_id
+      FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
+    UPDATE fs.training_set SET current_version = p_version WHERE training_set_id = v_set_id;
+    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+    SELECT DISTINCT 'feature_view', format('%s@%s', r.view_name, r.view_version), 'training_set', format('%s@%s', p_name, p_version)
+      FROM unnest(p_refs) x, fs.resolve_feature_ref(x) r
+    ON CONFLICT DO NOTHING;
+    RETURN v_version_id;
+END
+$$;
+COMMENT ON FUNCTION fs.record_training_set(text, integer, text, text[], text, text, text, text, timestamptz, bigint, text) IS 'Catalogs a training set version fs.create_training_set has built (owner rights: the catalog is not writable by callers).';
+
+CREATE OR REPLACE FUNCTION fs.training_set_version_of(p_name text, p_version integer DEFAULT NULL)
+RETURNS fs.training_set_version
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_row fs.training_set_version;
+BEGIN
+    SELECT tv.* INTO v_row FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+     WHERE t.name = p_name AND tv.version = coalesce(p_version, t.current_version);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'training set % does not exist', p_name || coalesce('@' || p_version, '')
+            USING ERRCODE = 'YF006', HINT = 'fspg training-set ls lists them; create_training_set makes one.';
+    END IF;
+    RETURN v_row;
+END
+$$;
+COMMENT ON FUNCTION fs.training_set_version_of(text, integer) IS 'The catalog row of training set name@version (the current version when version is NULL); YF006 when missing.';
+
+CREATE OR REPLACE FUNCTION fs.create_training_set(p_name text, p_spine text, p_features text[],
+                                                  p_timestamp_column text DEFAULT 'event_ts',
+                                                  p_as_of timestamptz DEFAULT NULL, p_description text DEFAULT NULL)
+RETURNS TABLE (name text, version integer, action text, row_count bigint, content_hash text, as_of timestamptz)
+LANGUAGE plpgsql
+SET client_min_messages = warning
+-- Runs as the caller (no SET search_path either): the spine is read with the caller's
+-- rights and names; only fs.record_training_set writes the catalog as the owner.
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_name     text := fs.check_name('training set', p_name);
+    v_as_of    timestamptz := coalesce(p_as_of, pg_catalog.clock_timestamp());
+    v_refs     text[];
+    v_source   regclass;
+    v_spine    text;
+    v_label    text;
+    v_spine_hash text;
+    v_hash     record;
+    v_existing fs.training_set_version;
+    v_version  integer;
+    v_table    text;
+    v_columns  text[];
+BEGIN
+    IF v_name LIKE '%\_\_%' THEN
+        RAISE EXCEPTION 'invalid training set name %', v_name
+            USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a training set from its version.';
+    END IF;
+    IF p_features IS NULL OR pg_catalog.cardinality(p_features) = 0 THEN
+        RAISE EXCEPTION 'no features requested' USING ERRCODE = 'YF015';
+    END IF;
+    PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('fspg.training_set:' || v_name));
+    PERFORM fs.settle_as_of(v_as_of);
+    -- Pin the references: view@version.feature, whatever is current later.
+    SELECT pg_catalog.array_agg(pg_catalog.format('%s@%s.%s', r.view_name, r.view_version, r.feature_name) ORDER BY t.ord, r.feature_id)
+      INTO v_refs
+      FROM pg_catalog.unnest(p_features) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
+
+    v_source := fs.spine_relation(p_spine);
+    v_label := CASE WHEN fs.is_spine_query(p_spine) THEN p_spine
+                    WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = v_source) = 't' THEN 'client upload'
+                    ELSE 'table ' || v_source::text END;
+    v_spine := fs.spine_select(v_source, p_timestamp_column);
+    PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(v_refs));
+    SELECT h.content_hash INTO v_spine_hash FROM fs.content_hash(v_spine) h;
+
+    -- The same definition (spine rows, pinned features, as_of) is the same version.
+    SELECT tv.* INTO v_existing
+      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+     WHERE t.name = v_name AND tv.refs = v_refs AND tv.timestamp_column = p_timestamp_column
+       AND tv.spine_hash = v_spine_hash AND tv.as_of = v_as_of
+     ORDER BY tv.version DESC LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT v_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
+        RETURN;
+    END IF;
+    SELECT coalesce(pg_catalog.max(tv.version), 0) + 1 INTO v_version
+      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = v_name;
+
+    v_table := pg_catalog.format('%s__v%s', v_name, v_version);
+    EXECUTE pg_catalog.format('CREATE TABLE fs_training.%I AS %s', v_table || '__spine', v_spine);
+    EXECUTE pg_catalog.format('ALTER TABLE fs_training.%I ADD PRIMARY KEY (fs_ord)', v_table || '__spine');
+    EXECUTE pg_catalog.format('ANALYZE fs_training.%I', v_table || '__spine');
+    SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
+      FROM pg_catalog.pg_attribute a
+     WHERE a.attrelid = pg_catalog.format('fs_training.%I', v_table || '__spine')::pg_catalog.regclass
+       AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE pg_catalog.format('CREATE VIEW fs_training.%I AS %s', v_table,
+        fs.training_query(v_refs, pg_catalog.format('fs_training.%I', v_table || '__spine'), p_timestamp_column, v_as_of, v_columns));
+    EXECUTE pg_catalog.format('DROP VIEW IF EXISTS fs_training.%I', v_name);
+    EXECUTE pg_catalog.format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', v_name, v_table);
+    EXECUTE pg_catalog.format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader',
+                              v_table || '__spine', v_table, v_name);
+    EXECUTE pg_catalog.format('COMMENT ON VIEW fs_training.%I IS %L', v_table,
+        pg_catalog.format('Training set %s@%s: %s as of %s, over spine %s.', v_name, v_version,
+                          pg_catalog.array_to_string(v_refs, ', '), v_as_of, v_label));
+    EXECUTE pg_catalog.format('COMMENT ON VIEW fs_training.%I IS %L', v_name,
+        pg_catalog.format('Training set %s, current version (%s).', v_name, v_version));
+
+    SELECT * INTO v_hash FROM fs.content_hash(
+        fs.training_query(v_refs, pg_catalog.format('fs_training.%I', v_table || '__spine'), p_timestamp_column, v_as_of, v_columns, true));
+    PERFORM fs.record_training_set(v_name, v_version, p_description, v_refs, p_timestamp_column, v_label,
+                                   v_table || '__spine', v_spine_hash, v_as_of,
+                                   v_hash.row_count, v_hash.content_hash);
+    RETURN QUERY SELECT v_name, v_version, 'create'::text, v_hash.row_count, v_hash.content_hash, v_as_of;
+END
+$$;
+COMMENT ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) IS 'Builds training set name@N: stores the spine (a table, a view or a SELECT), pins the features and as_of (default: now, settled), and records the join''s row count and content hash. The same definition again returns the existing version.';
+
+CREATE OR REPLACE FUNCTION fs.verify_training_set(p_name text, p_version integer DEFAULT NULL)
+RETURNS TABLE (name text, version integer, row_count bigint, content_hash text, recorded_hash text, identical boolean)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_row     fs.training_set_version := fs.training_set_version_of(p_name, p_version);
+    v_columns text[];
+    v_hash    record;
+BEGIN
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a WHERE a.attrelid = format('fs_training.%I', v_row.spine_table)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    SELECT * INTO v_hash FROM fs.content_hash(
+        fs.training_query(v_row.refs, format('fs_training.%I', v_row.spine_table), v_row.timestamp_column, v_row.as_of, v_columns, true));
+    RETURN QUERY SELECT p_name, v_row.version, v_hash.row_count, v_hash.content_hash, v_row.content_hash,
+                        v_hash.content_hash = v_row.content_hash AND v_hash.row_count = v_row.row_count;
+END
+$$;
+COMMENT ON FUNCTION fs.verify_training_set(text, integer) IS 'Rebuilds training set name@version and compares its content hash with the one recorded at creation.';

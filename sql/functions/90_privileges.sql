@@ -75,5 +75,38 @@ GRANT EXECUTE ON FUNCTION fs.key_columns(integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.settle_as_of(timestamptz, interval) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;
-GRANT EXECUTE ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[]) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.history_query(text, timestamptz, timestamptz, text[], timestamptz, text) TO fs_reader;
+
+-- Training sets, models, statistics (F4). Writers build training sets (as themselves:
+-- the spine is theirs to read), register models and compute statistics; admins
+-- deprecate view versions; readers read, rebuild and verify.
+GRANT EXECUTE ON FUNCTION fs.spine_relation(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.spine_select(regclass, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.spine_keys(text[]) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.check_spine(regclass, text, text, text[]) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[], boolean) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.content_hash(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.query_signature(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.training_set_version_of(text, integer) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.verify_training_set(text, integer) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_training_set(text, integer, text, text[], text, text, text, text, timestamptz, bigint, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.pinned_refs(text[]) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.model_refs(text, integer) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.register_model(text, integer, text, text[], text, jsonb, jsonb, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.archive_model(text, integer) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.deprecate_feature_view(text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.lineage(text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.normalize_drift(text, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.stat_expression(text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.quantile_cdf(double precision[], double precision) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.psi_numeric(double precision[], double precision[]) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.psi_categorical(jsonb, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.drift_thresholds(integer, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.compute_stats(text, timestamptz, timestamptz, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.drift_report(text, text, text, text, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.compare_versions(text, integer, integer, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.training_serving_skew(text, timestamptz, timestamptz) TO fs_writer;
+GRANT SELECT ON fs.models, fs.training_sets TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.training_set_sql(text, text[], text, timestamptz) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.is_spine_query(text) TO fs_reader;
