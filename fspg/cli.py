@@ -363,22 +363,327 @@ def forget(ctx: click.Context, name: str, keys: tuple[str, ...], reason: str | N
     click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted (logged in fs.erasure_log)")
 
 
-@main.command(name="training-set")
-@click.argument("spine", type=click.Path())
-@click.option("--features", required=True, help="Comma-separated references: view.feature, view@2.feature, view.*")
-@click.option("--timestamp-column", default="event_ts", show_default=True, help="The spine's timestamp column.")
-@click.option("--as-of", help="Only rows the store had learned by this moment (reproducible).")
-@click.option("-o", "--output", type=click.Path(), help="Write to .parquet or .csv instead of printing.")
-@click.pass_context
-def training_set(ctx: click.Context, spine: str, features: str, timestamp_column: str, as_of: str | None,
-                 output: str | None) -> None:
-    """Point-in-time-correct training set for a SPINE file (Parquet, CSV, JSON Lines)."""
+@main.group(name="training-set")
+def training_set() -> None:
+    """Point-in-time-correct training sets: build, create (stored, versioned), get, ls, verify."""
+
+
+_FEATURE_OPTIONS = [
+    click.option("--features", help="Comma-separated references: view.feature, view@2.feature, view.*"),
+    click.option("--service", help="A feature service's features instead of --features (NAME or NAME@V)."),
+    click.option("--model", help="A registered model's pinned features instead (NAME or NAME@V)."),
+    click.option("--timestamp-column", default="event_ts", show_default=True, help="The spine's timestamp column."),
+    click.option("--as-of", help="Only rows the store had learned by this moment (reproducible)."),
+]
+
+
+def _feature_options(command):
+    for option in reversed(_FEATURE_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _feature_request(features: str | None, service: str | None, model: str | None) -> dict:
+    from fspg.catalog import parse_ref
+
+    request: dict = {"features": features.split(",") if features else None}
+    if service:
+        request["service"], request["service_version"] = parse_ref(service)
+    if model:
+        request["model"], request["model_version"] = parse_ref(model)
+    return request
+
+
+def _spine(spine: str):
+    """A spine file (Parquet, CSV, JSON Lines) as data; anything else is a table name or query."""
+    from pathlib import Path
+
     from fspg.files import open_source
 
-    source, _ = open_source(spine)
+    if Path(spine).is_file():
+        return open_source(spine)[0]
+    return spine
+
+
+@training_set.command(name="build")
+@click.argument("spine")
+@_feature_options
+@click.option("-o", "--output", type=click.Path(), help="Stream into a .parquet file (or write .csv) instead of printing.")
+@click.pass_context
+def training_set_build(ctx: click.Context, spine: str, features: str | None, service: str | None, model: str | None,
+                       timestamp_column: str, as_of: str | None, output: str | None) -> None:
+    """A training set for SPINE: a file (Parquet, CSV, JSON Lines), a table or view name, or a SELECT."""
+    request = _feature_request(features, service, model)
     with _store(ctx) as store:
-        table = store.get_training_set(source, features.split(","), timestamp_column=timestamp_column, as_of=as_of)
-    _emit_table(table, output)
+        _emit_training_set(store, output, spine=_spine(spine), timestamp_column=timestamp_column, as_of=as_of, **request)
+
+
+@training_set.command(name="create")
+@click.argument("name")
+@click.argument("spine")
+@_feature_options
+@click.option("--description", help="What the training set is for.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def training_set_create(ctx: click.Context, name: str, spine: str, features: str | None, service: str | None,
+                        model: str | None, timestamp_column: str, as_of: str | None, description: str | None,
+                        as_json: bool) -> None:
+    """Store training set NAME (a new version unless the same definition exists) for SPINE."""
+    import dataclasses
+
+    request = _feature_request(features, service, model)
+    with _store(ctx) as store:
+        made = store.create_training_set(name, _spine(spine), timestamp_column=timestamp_column, as_of=as_of,
+                                         description=description, **request)
+    if as_json:
+        from fspg.output import emit_json
+
+        emit_json(dataclasses.asdict(made))
+        return
+    click.echo(f"{made.action:<10} training set {made.name}@{made.version}: {made.row_count:,} rows as of {made.as_of},"
+               f" content hash {made.content_hash}; SQL: fs_training.{made.name}__v{made.version}")
+
+
+@training_set.command(name="get")
+@click.argument("name")
+@click.option("-o", "--output", type=click.Path(), help="Stream into a .parquet file (or write .csv) instead of printing.")
+@click.pass_context
+def training_set_get(ctx: click.Context, name: str, output: str | None) -> None:
+    """Rebuild stored training set NAME or NAME@V: the rows it had when created."""
+    from fspg.catalog import parse_ref
+
+    set_name, version = parse_ref(name)
+    with _store(ctx) as store:
+        _emit_training_set(store, output, spine=set_name, version=version)
+
+
+def _emit_training_set(store, output: str | None, **request) -> None:
+    if output and output.endswith(".parquet"):
+        from fspg.progress import Progress
+
+        progress = Progress(f"training set -> {output}")
+        rows = store.get_training_set(output=output, on_rows=progress, **request)
+        progress.close()
+        click.echo(f"{rows:,} rows -> {output}")
+        return
+    _emit_table(store.get_training_set(**request), output)
+
+
+@training_set.command(name="ls")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def training_set_ls(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Stored training set versions: rows, as_of, content hash, the SQL view that rebuilds each."""
+    with _store(ctx) as store:
+        rows = store.training_sets(name)
+    _emit_rows(rows, as_json, ["training_set", "version", "current", "row_count", "as_of", "content_hash", "relation"],
+               "no training sets; make one with: fspg training-set create NAME SPINE --features ...")
+
+
+@training_set.command(name="verify")
+@click.argument("name")
+@click.pass_context
+def training_set_verify(ctx: click.Context, name: str) -> None:
+    """Rebuild NAME[@V] in the server and compare its content hash with the recorded one (exit 1 if not identical)."""
+    from fspg.catalog import parse_ref
+
+    set_name, version = parse_ref(name)
+    with _store(ctx) as store:
+        result = store.verify_training_set(set_name, version)
+    verdict = "identical" if result["identical"] else "DIFFERENT"
+    click.echo(f"{result['name']}@{result['version']}: {verdict} ({result['row_count']:,} rows, hash {result['content_hash']},"
+               f" recorded {result['recorded_hash']})")
+    if not result["identical"]:
+        sys.exit(1)
+
+
+# -- models, statistics, lineage ---------------------------------------------------------
+@main.group()
+def models() -> None:
+    """Registered models: the exact feature versions each model version was trained with."""
+
+
+@models.command(name="ls")
+@click.argument("name", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def models_ls(ctx: click.Context, name: str | None, as_json: bool) -> None:
+    """Model versions: status, experiment, training set, features."""
+    with _store(ctx) as store:
+        rows = store.models(name)
+    _emit_rows(rows, as_json, ["model", "version", "status", "experiment", "training_set", "features", "created_at"],
+               "no models; register one with: fspg models register NAME --training-set SET")
+
+
+@models.command(name="describe")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def models_describe(ctx: click.Context, name: str, as_json: bool) -> None:
+    """One model version (NAME or NAME@V; default its newest): features, params, metrics, lineage."""
+    from fspg.catalog import parse_ref
+    from fspg.errors import NotFound
+
+    model, version = parse_ref(name)
+    with _store(ctx) as store:
+        rows = [r for r in store.models(model) if version is None or r["version"] == version]
+        if not rows:
+            raise NotFound(f"model {name} is not registered", hint="fspg models ls lists the registered models")
+        row = rows[-1]
+        row["lineage"] = store.lineage(f"model:{model}@{row['version']}", "up")
+    if as_json:
+        from fspg.output import emit_json
+
+        emit_json(row)
+        return
+    for key in ("model", "version", "status", "experiment", "training_set", "description", "created_at", "created_by",
+                "params", "metrics"):
+        click.echo(f"{key + ':':<14}{_plain(row[key])}")
+    click.echo("features:")
+    for ref in row["features"]:
+        click.echo(f"  {ref}")
+    click.echo("comes from:")
+    for edge in row["lineage"]:
+        if edge["direction"] == "up":
+            click.echo(f"  {'  ' * (edge['depth'] - 1)}{edge['kind']} {edge['name']}")
+
+
+def _plain(value) -> str:
+    import json
+
+    return "-" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+@models.command(name="register")
+@click.argument("name")
+@click.option("--version", type=int, help="The model version (default: the next).")
+@click.option("--training-set", help="The stored training set it was trained on (NAME or NAME@V).")
+@click.option("--features", help="Or the features it consumes, comma-separated (pinned to current versions).")
+@click.option("--experiment", help="The experiment (run) id it came from.")
+@click.option("--params", help="Hyper-parameters as a JSON object.")
+@click.option("--metrics", help="Evaluation metrics as a JSON object.")
+@click.option("--description")
+@click.pass_context
+def models_register(ctx: click.Context, name: str, version: int | None, training_set: str | None, features: str | None,
+                    experiment: str | None, params: str | None, metrics: str | None, description: str | None) -> None:
+    """Register model NAME bound to the features it was trained with."""
+    import json
+
+    from fspg.errors import UserError
+
+    try:
+        params_doc, metrics_doc = (json.loads(params) if params else None), (json.loads(metrics) if metrics else None)
+    except json.JSONDecodeError as err:
+        raise UserError(f"--params and --metrics take JSON objects: {err}") from None
+    with _store(ctx) as store:
+        row = store.register_model(name, version, training_set=training_set,
+                                   features=features.split(",") if features else None, experiment=experiment,
+                                   params=params_doc, metrics=metrics_doc, description=description)
+    click.echo(f"{row['action']:<10} model {row['name']}@{row['version']}: {', '.join(row['features'])}")
+
+
+@models.command(name="archive")
+@click.argument("name")
+@click.pass_context
+def models_archive(ctx: click.Context, name: str) -> None:
+    """Archive model version NAME@V (it stops pinning its feature view versions)."""
+    from fspg.catalog import parse_ref
+    from fspg.errors import UserError
+
+    model, version = parse_ref(name)
+    if version is None:
+        raise UserError("archive names one version: NAME@V")
+    with _store(ctx) as store:
+        store.archive_model(model, version)
+    click.echo(f"archived model {model}@{version}")
+
+
+@main.command()
+@click.argument("view")
+@click.pass_context
+def deprecate(ctx: click.Context, view: str) -> None:
+    """Deprecate feature view version VIEW@V (refused while an active model uses it)."""
+    with _store(ctx) as store:
+        store.deprecate(view)
+    click.echo(f"deprecated {view}")
+
+
+_DRIFT_COLUMNS = ["feature", "change", "psi", "mean_shift", "null_rate_delta", "drifted", "reasons"]
+
+
+def _emit_drift(rows: list[dict], as_json: bool, check: bool) -> None:
+    for row in rows:
+        for key in ("psi", "mean_shift", "null_rate_delta"):
+            if row[key] is not None and not as_json:
+                row[key] = round(row[key], 4)
+    _emit_rows(rows, as_json, _DRIFT_COLUMNS)
+    if check and any(r["drifted"] for r in rows):
+        sys.exit(3)
+
+
+@main.command()
+@click.argument("view")
+@click.argument("base", type=int)
+@click.argument("new", type=int)
+@click.option("--start", help="First event time compared (default: the range both versions cover).")
+@click.option("--end", help="Last event time compared.")
+@click.option("--check", is_flag=True, help="Exit 3 when a feature crosses its drift thresholds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def compare(ctx: click.Context, view: str, base: int, new: int, start: str | None, end: str | None, check: bool,
+            as_json: bool) -> None:
+    """Drift of version NEW of VIEW against BASE, per feature: schema, PSI, mean shift, null rate."""
+    with _store(ctx) as store:
+        rows = store.compare_versions(view, base, new, start=start, end=end)
+    _emit_drift(rows, as_json, check)
+
+
+@main.command()
+@click.argument("view")
+@click.option("--start", help="First event time of history compared.")
+@click.option("--end", help="Last event time of history compared.")
+@click.option("--check", is_flag=True, help="Exit 3 when a feature crosses its drift thresholds.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def skew(ctx: click.Context, view: str, start: str | None, end: str | None, check: bool, as_json: bool) -> None:
+    """Training/serving skew of VIEW[@V]: history against what the online table serves now."""
+    with _store(ctx) as store:
+        rows = store.training_serving_skew(view, start=start, end=end)
+    _emit_drift(rows, as_json, check)
+
+
+@main.command()
+@click.argument("view")
+@click.option("--start", help="First event time (inclusive).")
+@click.option("--end", help="Last event time (inclusive).")
+@click.option("--online", is_flag=True, help="Measure what the online table serves instead of history.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with quantiles and histograms).")
+@click.pass_context
+def stats(ctx: click.Context, view: str, start: str | None, end: str | None, online: bool, as_json: bool) -> None:
+    """Compute and store statistics of every feature of VIEW[@V]."""
+    with _store(ctx) as store:
+        rows = store.compute_stats(view, start, end, source="online" if online else "history")
+    if not as_json:
+        for row in rows:
+            quantiles = row.pop("quantiles") or []
+            row["p50"] = quantiles[50] if quantiles else None
+            for key in ("mean", "stddev", "p50"):
+                row[key] = None if row[key] is None else round(row[key], 4)
+    _emit_rows(rows, as_json, ["feature", "row_count", "nulls", "min", "max", "mean", "stddev", "p50", "distinct_count"])
+
+
+@main.command()
+@click.argument("obj", metavar="OBJECT")
+@click.option("--up", "direction", flag_value="up", help="Only where its data comes from.")
+@click.option("--down", "direction", flag_value="down", help="Only what uses it.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def lineage(ctx: click.Context, obj: str, direction: str | None, as_json: bool) -> None:
+    """Lineage of OBJECT (view@V, model:NAME@V, training_set:NAME@V, or a feature view.feature)."""
+    with _store(ctx) as store:
+        rows = store.lineage(obj, direction or "both")
+    _emit_rows(rows, as_json, ["direction", "depth", "kind", "name", "parent_kind", "parent_name"])
 
 
 # -- online store -----------------------------------------------------------------------

@@ -257,10 +257,9 @@ class FeatureStore:
             with training.session(self.dsn, conn) as session:
                 query = (training.query_for_stored(session, spine, version) if stored
                          else training.query_for_spine(session, spine, refs, timestamp_column, as_of))
-                reader = session.stream(query)
                 if output is not None:
-                    return training.write_parquet(reader, str(output), on_rows)
-                return reader.read_all()
+                    return session.write_parquet(query, str(output), on_rows)
+                return session.read_all(query)
 
     def create_training_set(self, name: str, spine: Any, features: list[str] | None = None, *,
                             service: str | None = None, service_version: int | None = None,

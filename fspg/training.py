@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from fspg.arrow import to_source
 from fspg.connection import to_uri
-from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
+from fspg.errors import InvalidArgument, SchemaMismatch, UserError, from_adbc_error
 from fspg.offline import utc
 
 SPINE_TABLE = "fs_spine"
@@ -79,8 +79,8 @@ def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
     """The spine as an Arrow table with a UTC timestamp column and its row order (fs_ord).
 
     Naive times are UTC; text times may carry offsets (each row is read on its own, so a
-    column mixing time zones gives the right instants). NULL timestamps are an error
-    naming the rows (the server checks keys the same way); duplicate rows are kept.
+    column mixing time zones gives the right instants). The server names rows without a
+    timestamp or key (fs.check_spine); duplicate rows are kept.
     """
     source = to_source(spine)
     table = source.table if source.table is not None else pa.Table.from_batches(list(source.batches()), source.schema)
@@ -88,10 +88,6 @@ def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
         raise SchemaMismatch(f"the spine has no timestamp column {timestamp_column!r}",
                              hint="name it with timestamp_column=")
     ts = _utc_timestamps(table.column(timestamp_column), timestamp_column)
-    nulls = pc.indices_nonzero(pc.is_null(ts)).to_pylist()
-    if nulls:
-        raise InvalidArgument(f"spine rows without a timestamp: {', '.join(str(i + 1) for i in nulls[:10])}"
-                              + (" …" if len(nulls) > 10 else ""))
     table = table.set_column(table.column_names.index(timestamp_column), timestamp_column, ts)
     if "fs_ord" in table.column_names:
         raise SchemaMismatch("the spine has a column fs_ord, which fspg uses for the row order; rename it")
@@ -151,11 +147,27 @@ class Session:
             self._cur.execute(self._render(query, params))
             return self._cur.fetchone()
 
-    def stream(self, query: str) -> pa.RecordBatchReader:
-        """The query's result as a stream of Arrow record batches."""
+    def read_all(self, query: str) -> pa.Table:
+        """The query's whole result as an Arrow table."""
         with self._errors():
             self._cur.execute(query)
-            return self._cur.fetch_record_batch()
+            return self._cur.fetch_record_batch().read_all()
+
+    def write_parquet(self, query: str, path: str, on_rows: Callable[[int], None] | None = None) -> int:
+        """Stream the query's result into a Parquet file one batch at a time; returns the row count."""
+        import pyarrow.parquet as pq
+
+        rows = 0
+        with self._errors():
+            self._cur.execute(query)
+            reader = self._cur.fetch_record_batch()
+            with pq.ParquetWriter(path, reader.schema) as writer:
+                for batch in reader:
+                    writer.write_batch(batch)
+                    rows += batch.num_rows
+                    if on_rows:
+                        on_rows(batch.num_rows)
+        return rows
 
     def commit(self) -> None:
         """Commit the session's transaction."""
@@ -175,6 +187,11 @@ class Session:
             yield
         except adbc_driver_manager.Error as err:
             raise from_adbc_error(err) from err
+        except OSError as err:
+            # A failure while batches stream in (a spine key that does not parse as its
+            # type, say) reaches us through Arrow's reader, without its SQLSTATE.
+            message = str(err).strip().splitlines()[0].split("ERROR:", 1)[-1].strip()
+            raise UserError(f"the query failed: {message}") from err
 
 
 @contextlib.contextmanager
@@ -213,17 +230,3 @@ def create(s: Session, name: str, spine: Any, refs: list[str], timestamp_column:
     row = s.row(CREATE, (name, relation, refs, timestamp_column, utc(as_of), description))
     s.commit()
     return TrainingSetVersion(*row)
-
-
-def write_parquet(reader: pa.RecordBatchReader, path: str, on_rows: Callable[[int], None] | None = None) -> int:
-    """Stream record batches into a Parquet file one batch at a time; returns the row count."""
-    import pyarrow.parquet as pq
-
-    rows = 0
-    with pq.ParquetWriter(path, reader.schema) as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            rows += batch.num_rows
-            if on_rows:
-                on_rows(batch.num_rows)
-    return rows

@@ -2,7 +2,7 @@
 -- named, versioned, reproducible training sets built from them.
 -- Owns: fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
 --       fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
---       fs.record_training_set, fs.training_set_version_of, fs.verify_training_set.
+--       fs.store_training_set, fs.training_set_version_of, fs.verify_training_set.
 -- For each spine row and each view: the newest history row with event_ts <= the spine's
 -- timestamp and within the view's TTL (fs.ttl_condition, the rule every read uses),
 -- created by as_of when given, ties broken by created_ts. Never a value from the future.
@@ -266,39 +266,6 @@ END
 $$;
 COMMENT ON FUNCTION fs.query_signature(text) IS 'The column names and types a query yields, as text.';
 
-CREATE OR REPLACE FUNCTION fs.record_training_set(p_name text, p_version integer, p_description text, p_refs text[],
-                                                  p_timestamp_column text, p_spine_source text, p_spine_table text,
-                                                  p_spine_hash text, p_as_of timestamptz, p_row_count bigint,
-                                                  p_content_hash text)
-RETURNS integer
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_set_id     integer;
-    v_version_id integer;
-BEGIN
-    INSERT INTO fs.training_set (name, description) VALUES (p_name, p_description)
-    ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, fs.training_set.description)
-    RETURNING training_set_id INTO v_set_id;
-    INSERT INTO fs.training_set_version (training_set_id, version, refs, timestamp_column, spine_source, spine_table,
-                                         spine_hash, as_of, row_count, content_hash, created_by)
-    VALUES (v_set_id, p_version, p_refs, p_timestamp_column, p_spine_source, p_spine_table, p_spine_hash, p_as_of,
-            p_row_count, p_content_hash, session_user)
-    RETURNING ts_version_id INTO v_version_id;
-    INSERT INTO fs.training_set_feature (ts_version_id, position, feature_id)
-    SELECT v_version_id, t.ord, r.feature_id
-      FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
-    UPDATE fs.training_set SET current_version = p_version WHERE training_set_id = v_set_id;
-    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-    SELECT DISTINCT 'feature_view', format('%s@%s', r.view_name, r.view_version), 'training_set', format('%s@%s', p_name, p_version)
-      FROM unnest(p_refs) x, fs.resolve_feature_ref(x) r
-    ON CONFLICT DO NOTHING;
-    RETURN v_version_id;
-END
-$$;
-COMMENT ON FUNCTION fs.record_training_set(text, integer, text, text[], text, text, text, text, timestamptz, bigint, text) IS 'Catalogs a training set version fs.create_training_set has built (owner rights: the catalog is not writable by callers).';
-
 CREATE OR REPLACE FUNCTION fs.training_set_version_of(p_name text, p_version integer DEFAULT NULL)
 RETURNS fs.training_set_version
 LANGUAGE plpgsql STABLE
@@ -318,6 +285,82 @@ END
 $$;
 COMMENT ON FUNCTION fs.training_set_version_of(text, integer) IS 'The catalog row of training set name@version (the current version when version is NULL); YF006 when missing.';
 
+CREATE OR REPLACE FUNCTION fs.store_training_set(p_name text, p_timestamp_column text, p_refs text[], p_as_of timestamptz,
+                                                 p_spine_source text, p_description text)
+RETURNS TABLE (name text, version integer, action text, row_count bigint, content_hash text, as_of timestamptz)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_spine_hash text;
+    v_existing   fs.training_set_version;
+    v_version    integer;
+    v_table      text;
+    v_columns    text[];
+    v_hash       record;
+    v_set_id     integer;
+    v_version_id integer;
+BEGIN
+    -- The caller staged the spine as pg_temp.fs_spine_copy (with its rights) and granted
+    -- it to us; from here on everything is the store's own, so any writer can replace the
+    -- current-version view another writer made.
+    SELECT h.content_hash INTO v_spine_hash FROM fs.content_hash('SELECT * FROM pg_temp.fs_spine_copy') h;
+    -- The same definition (spine rows, pinned features, as_of) is the same version.
+    SELECT tv.* INTO v_existing
+      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+     WHERE t.name = p_name AND tv.refs = p_refs AND tv.timestamp_column = p_timestamp_column
+       AND tv.spine_hash = v_spine_hash AND tv.as_of = p_as_of
+     ORDER BY tv.version DESC LIMIT 1;
+    IF FOUND THEN
+        RETURN QUERY SELECT p_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
+        RETURN;
+    END IF;
+    SELECT coalesce(max(tv.version), 0) + 1 INTO v_version
+      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = p_name;
+
+    v_table := format('%s__v%s', p_name, v_version);
+    EXECUTE format('CREATE TABLE fs_training.%I AS SELECT * FROM pg_temp.fs_spine_copy ORDER BY fs_ord', v_table || '__spine');
+    EXECUTE format('ALTER TABLE fs_training.%I ADD PRIMARY KEY (fs_ord)', v_table || '__spine');
+    EXECUTE format('ANALYZE fs_training.%I', v_table || '__spine');
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a
+     WHERE a.attrelid = format('fs_training.%I', v_table || '__spine')::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    EXECUTE format('CREATE VIEW fs_training.%I AS %s', v_table,
+        fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns));
+    EXECUTE format('DROP VIEW IF EXISTS fs_training.%I', p_name);
+    EXECUTE format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', p_name, v_table);
+    EXECUTE format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader', v_table || '__spine', v_table, p_name);
+    EXECUTE format('COMMENT ON TABLE fs_training.%I IS %L', v_table || '__spine',
+                   format('Spine of training set %s@%s (from %s), in its row order fs_ord.', p_name, v_version, p_spine_source));
+    EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', v_table,
+                   format('Training set %s@%s: %s as of %s.', p_name, v_version, array_to_string(p_refs, ', '), p_as_of));
+    EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', p_name, format('Training set %s, current version (%s).', p_name, v_version));
+
+    SELECT * INTO v_hash FROM fs.content_hash(
+        fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns, true));
+
+    INSERT INTO fs.training_set (name, description) VALUES (p_name, p_description)
+    ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, fs.training_set.description)
+    RETURNING training_set_id INTO v_set_id;
+    INSERT INTO fs.training_set_version (training_set_id, version, refs, timestamp_column, spine_source, spine_table,
+                                         spine_hash, as_of, row_count, content_hash, created_by)
+    VALUES (v_set_id, v_version, p_refs, p_timestamp_column, p_spine_source, v_table || '__spine', v_spine_hash, p_as_of,
+            v_hash.row_count, v_hash.content_hash, session_user)
+    RETURNING ts_version_id INTO v_version_id;
+    INSERT INTO fs.training_set_feature (ts_version_id, position, feature_id)
+    SELECT v_version_id, row_number() OVER (), p.feature_id FROM fs.pinned_refs(p_refs) p;
+    UPDATE fs.training_set SET current_version = v_version WHERE training_set_id = v_set_id;
+    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+    SELECT DISTINCT 'feature_view', format('%s@%s', p.view_name, p.view_version), 'training_set', format('%s@%s', p_name, v_version)
+      FROM fs.pinned_refs(p_refs) p
+    ON CONFLICT DO NOTHING;
+    RETURN QUERY SELECT p_name, v_version, 'create'::text, v_hash.row_count, v_hash.content_hash, p_as_of;
+END
+$$;
+COMMENT ON FUNCTION fs.store_training_set(text, text, text[], timestamptz, text, text) IS 'Stores the spine fs.create_training_set staged (pg_temp.fs_spine_copy) as training set name@N with its join view, content hash and catalog rows; the existing version when the definition is the same.';
+
 CREATE OR REPLACE FUNCTION fs.create_training_set(p_name text, p_spine text, p_features text[],
                                                   p_timestamp_column text DEFAULT 'event_ts',
                                                   p_as_of timestamptz DEFAULT NULL, p_description text DEFAULT NULL)
@@ -325,22 +368,15 @@ RETURNS TABLE (name text, version integer, action text, row_count bigint, conten
 LANGUAGE plpgsql
 SET client_min_messages = warning
 -- Runs as the caller (no SET search_path either): the spine is read with the caller's
--- rights and names; only fs.record_training_set writes the catalog as the owner.
+-- rights and names, staged in a temp table and handed to fs.store_training_set, which
+-- stores it as the owner.
 AS $$
-#variable_conflict use_column
 DECLARE
-    v_name     text := fs.check_name('training set', p_name);
-    v_as_of    timestamptz := coalesce(p_as_of, pg_catalog.clock_timestamp());
-    v_refs     text[];
-    v_source   regclass;
-    v_spine    text;
-    v_label    text;
-    v_spine_hash text;
-    v_hash     record;
-    v_existing fs.training_set_version;
-    v_version  integer;
-    v_table    text;
-    v_columns  text[];
+    v_name   text := fs.check_name('training set', p_name);
+    v_as_of  timestamptz := coalesce(p_as_of, pg_catalog.clock_timestamp());
+    v_refs   text[];
+    v_source regclass;
+    v_spine  text;
 BEGIN
     IF v_name LIKE '%\_\_%' THEN
         RAISE EXCEPTION 'invalid training set name %', v_name
@@ -352,57 +388,19 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('fspg.training_set:' || v_name));
     PERFORM fs.settle_as_of(v_as_of);
     -- Pin the references: view@version.feature, whatever is current later.
-    SELECT pg_catalog.array_agg(pg_catalog.format('%s@%s.%s', r.view_name, r.view_version, r.feature_name) ORDER BY t.ord, r.feature_id)
-      INTO v_refs
-      FROM pg_catalog.unnest(p_features) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
-
+    v_refs := ARRAY(SELECT p.ref FROM fs.pinned_refs(p_features) p);
     v_source := fs.spine_relation(p_spine);
-    v_label := CASE WHEN fs.is_spine_query(p_spine) THEN p_spine
-                    WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = v_source) = 't' THEN 'client upload'
-                    ELSE 'table ' || v_source::text END;
     v_spine := fs.spine_select(v_source, p_timestamp_column);
     PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(v_refs));
-    SELECT h.content_hash INTO v_spine_hash FROM fs.content_hash(v_spine) h;
-
-    -- The same definition (spine rows, pinned features, as_of) is the same version.
-    SELECT tv.* INTO v_existing
-      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
-     WHERE t.name = v_name AND tv.refs = v_refs AND tv.timestamp_column = p_timestamp_column
-       AND tv.spine_hash = v_spine_hash AND tv.as_of = v_as_of
-     ORDER BY tv.version DESC LIMIT 1;
-    IF FOUND THEN
-        RETURN QUERY SELECT v_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
-        RETURN;
-    END IF;
-    SELECT coalesce(pg_catalog.max(tv.version), 0) + 1 INTO v_version
-      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = v_name;
-
-    v_table := pg_catalog.format('%s__v%s', v_name, v_version);
-    EXECUTE pg_catalog.format('CREATE TABLE fs_training.%I AS %s', v_table || '__spine', v_spine);
-    EXECUTE pg_catalog.format('ALTER TABLE fs_training.%I ADD PRIMARY KEY (fs_ord)', v_table || '__spine');
-    EXECUTE pg_catalog.format('ANALYZE fs_training.%I', v_table || '__spine');
-    SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
-      FROM pg_catalog.pg_attribute a
-     WHERE a.attrelid = pg_catalog.format('fs_training.%I', v_table || '__spine')::pg_catalog.regclass
-       AND a.attnum > 0 AND NOT a.attisdropped;
-    EXECUTE pg_catalog.format('CREATE VIEW fs_training.%I AS %s', v_table,
-        fs.training_query(v_refs, pg_catalog.format('fs_training.%I', v_table || '__spine'), p_timestamp_column, v_as_of, v_columns));
-    EXECUTE pg_catalog.format('DROP VIEW IF EXISTS fs_training.%I', v_name);
-    EXECUTE pg_catalog.format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', v_name, v_table);
-    EXECUTE pg_catalog.format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader',
-                              v_table || '__spine', v_table, v_name);
-    EXECUTE pg_catalog.format('COMMENT ON VIEW fs_training.%I IS %L', v_table,
-        pg_catalog.format('Training set %s@%s: %s as of %s, over spine %s.', v_name, v_version,
-                          pg_catalog.array_to_string(v_refs, ', '), v_as_of, v_label));
-    EXECUTE pg_catalog.format('COMMENT ON VIEW fs_training.%I IS %L', v_name,
-        pg_catalog.format('Training set %s, current version (%s).', v_name, v_version));
-
-    SELECT * INTO v_hash FROM fs.content_hash(
-        fs.training_query(v_refs, pg_catalog.format('fs_training.%I', v_table || '__spine'), p_timestamp_column, v_as_of, v_columns, true));
-    PERFORM fs.record_training_set(v_name, v_version, p_description, v_refs, p_timestamp_column, v_label,
-                                   v_table || '__spine', v_spine_hash, v_as_of,
-                                   v_hash.row_count, v_hash.content_hash);
-    RETURN QUERY SELECT v_name, v_version, 'create'::text, v_hash.row_count, v_hash.content_hash, v_as_of;
+    DROP TABLE IF EXISTS pg_temp.fs_spine_copy;
+    EXECUTE 'CREATE TEMP TABLE fs_spine_copy ON COMMIT DROP AS ' || v_spine;
+    EXECUTE pg_catalog.format('GRANT SELECT ON pg_temp.fs_spine_copy TO %I',
+                              (SELECT n.nspowner::regrole::text FROM pg_catalog.pg_namespace n WHERE n.nspname = 'fs'));
+    RETURN QUERY SELECT * FROM fs.store_training_set(v_name, p_timestamp_column, v_refs, v_as_of,
+        CASE WHEN fs.is_spine_query(p_spine) THEN p_spine
+             WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = v_source) = 't' THEN 'client upload'
+             ELSE 'table ' || v_source::text END,
+        p_description);
 END
 $$;
 COMMENT ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) IS 'Builds training set name@N: stores the spine (a table, a view or a SELECT), pins the features and as_of (default: now, settled), and records the join''s row count and content hash. The same definition again returns the existing version.';

@@ -77,8 +77,8 @@ GRANT EXECUTE ON FUNCTION fs.select_list(integer, text[], text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.load_batch_query(text, timestamptz, integer, text[], timestamptz, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.history_query(text, timestamptz, timestamptz, text[], timestamptz, text) TO fs_reader;
 
--- Training sets, models, statistics (F4). Writers build training sets (as themselves:
--- the spine is theirs to read), register models and compute statistics; admins
+-- Training sets, models, statistics (F4). Writers build training sets (the spine is
+-- read as themselves), register models and compute statistics; admins
 -- deprecate view versions; readers read, rebuild and verify.
 GRANT EXECUTE ON FUNCTION fs.spine_relation(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.spine_select(regclass, text) TO fs_reader;
@@ -90,7 +90,7 @@ GRANT EXECUTE ON FUNCTION fs.query_signature(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.training_set_version_of(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.verify_training_set(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.record_training_set(text, integer, text, text[], text, text, text, text, timestamptz, bigint, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.store_training_set(text, text, text[], timestamptz, text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.pinned_refs(text[]) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.model_refs(text, integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.register_model(text, integer, text, text[], text, jsonb, jsonb, text) TO fs_writer;

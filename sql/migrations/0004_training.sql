@@ -5,9 +5,6 @@ CREATE SCHEMA fs_training;
 COMMENT ON SCHEMA fs_training IS 'fspg training sets: each version''s stored spine (<name>__v<N>__spine) and its point-in-time join as a view (<name>__v<N>; <name> is the current version)';
 REVOKE ALL ON SCHEMA fs_training FROM PUBLIC;
 GRANT USAGE ON SCHEMA fs_training TO fs_reader;
--- Writers make training sets: the spine is copied as the caller, who may read what the
--- spine query reads, so the copy never runs with the owner's rights.
-GRANT CREATE ON SCHEMA fs_training TO fs_writer;
 
 CREATE TABLE fs.training_set (
     training_set_id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
