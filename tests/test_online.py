@@ -200,7 +200,7 @@ def test_bad_lookups(store):
         store.get_online_features(["nope.x"], entities=[1])
     with pytest.raises(errors.NotFound, match="feature service nope does not exist"):
         store.get_online_features(service="nope", entities=[1])
-    with pytest.raises(errors.InvalidArgument, match="either features or a service"):
+    with pytest.raises(errors.InvalidArgument, match="exactly one of features, service or model"):
         store.get_online_features(entities=[1])
 
 
