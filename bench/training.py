@@ -97,7 +97,7 @@ def duckdb_join(tables: dict[str, pa.Table], spine_table: pa.Table):
     joins = " ".join(f"ASOF LEFT JOIN {view} ON s.user_id = {view}.user_id AND s.event_ts >= {view}.event_ts"
                      for view in VIEW_SHARES)
     query = f"SELECT s.user_id, s.event_ts, s.label, {select} FROM spine s {joins} ORDER BY s.ord"
-    return con, lambda: con.execute(query).arrow()
+    return con, lambda: con.sql(query).to_arrow_table()
 
 
 MEMORY_PROBE = """

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from fspg.errors import UserError
+from fspg.errors import InUse, UserError
 
 DEMO_USERS = 10_000
 
@@ -120,11 +120,82 @@ def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = pri
         body = tf_serving_request(lookup.slice(0, 1), keys=["user_id", "merchant_id"])
         echo("  POST /v1/models/fraud:predict " + dumps(body))
 
-        step("12. fspg ls")
+        training_and_models(store, now, step, echo)
+
+        step("17. fspg ls")
         echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
 
-        step("13. fspg describe user_stats")
+        step("18. fspg describe user_stats")
         echo(render(store.describe("user_stats")))
 
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
          "or psql against the DSN above. .venv/bin/fspg down stops it.")
+
+
+def label_spine(now: dt.datetime, rows: int = 2_000, seed: int = 7):
+    """Labelled payments (user, merchant, moment, fraud?) over the last two days: a spine."""
+    import numpy as np
+    import pyarrow as pa
+
+    rng = np.random.default_rng(seed)
+    minutes = rng.integers(0, 48 * 60, rows)
+    return pa.table({
+        "user_id": pa.array(rng.integers(1, DEMO_USERS + 1, rows), pa.int64()),
+        "merchant_id": pa.array(rng.choice([1001, 1002, 1003, 1004], rows), pa.int64()),
+        "event_ts": pa.array([now - dt.timedelta(minutes=int(m)) for m in minutes], pa.timestamp("us", tz="UTC")),
+        "is_fraud": pa.array(rng.random(rows) < 0.03),
+    })
+
+
+def training_and_models(store, now: dt.datetime, step: Callable[[str], float], echo: Callable[[str], None]) -> None:
+    """Steps 12-16: a reproducible training set, a model bound to it, serving it, drift, lineage."""
+    from fspg.output import table
+
+    spine = label_spine(now)
+    step("12. training set: create_training_set('fraud_train', <2,000 labelled payments>, service='fraud_scoring')")
+    made = store.create_training_set("fraud_train", spine, service="fraud_scoring",
+                                     description="Card-fraud labels with the fraud_scoring features.")
+    echo(f"  {made.action} fraud_train@{made.version}: {made.row_count:,} rows as of {made.as_of:%Y-%m-%d %H:%M:%S}Z,"
+         f" content hash {made.content_hash}")
+    first = store.get_training_set("fraud_train", version=made.version)
+    echo(table(first.slice(0, 3).to_pylist(), first.column_names))
+    user, at = spine.column("user_id")[0].as_py(), spine.column("event_ts")[0].as_py()
+    correction = store.get_training_set(spine.slice(0, 1), ["user_stats.spend_7d"]).column("spend_7d")[0].as_py()
+    store.insert_batch("user_stats", {"user_id": [user], "event_ts": [at - dt.timedelta(minutes=1)],
+                                      "spend_7d": [round((correction or 0) + 100, 2)], "txn_count_7d": [9]})
+    fresh = store.get_training_set(spine.slice(0, 1), ["user_stats.spend_7d"]).column("spend_7d")[0].as_py()
+    again = store.get_training_set("fraud_train", version=made.version)
+    verified = store.verify_training_set("fraud_train", made.version)
+    echo(f"  a late value for user {user} arrives (spend_7d {correction} -> {fresh} in a fresh join);"
+         f" fraud_train@{made.version} rebuilt: same rows {again.equals(first)},"
+         f" same hash {verified['identical']} ({verified['content_hash']})")
+    echo(f"  in SQL: SELECT * FROM fs_training.fraud_train__v{made.version}")
+
+    step("13. models: register_model('fraud', training_set='fraud_train', experiment='exp-42', metrics=...)")
+    model = store.register_model("fraud", training_set=f"fraud_train@{made.version}", experiment="exp-42",
+                                 params={"max_depth": 6, "trees": 300}, metrics={"auc": 0.912, "recall_at_1pct": 0.61})
+    echo(f"  {model['action']} fraud@{model['version']}: {len(model['features'])} pinned features,"
+         f" {', '.join(model['features'][:3])}, ...")
+    served = store.get_online_features(model="fraud", entities={"user_id": [1, 2], "merchant_id": [1001, 1002]})
+    echo("  get_online_features(model='fraud', entities=...) serves exactly those versions:")
+    echo(table(served.to_pylist(), served.column_names))
+    try:
+        store.deprecate("user_stats@1")
+    except InUse as err:
+        echo(f"  fspg deprecate user_stats@1 -> refused: {err}")
+
+    step("14. training/serving skew: history vs what fs_online serves (fspg skew user_stats)")
+    skew = store.training_serving_skew("user_stats")
+    echo(table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
+                 if k in ("feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted")} for r in skew],
+               ["feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted"]))
+
+    step("15. statistics stored per version: fspg stats user_stats")
+    stats = store.compute_stats("user_stats")
+    echo(table([{"feature": r["feature"], "rows": r["row_count"], "nulls": r["nulls"],
+                 "mean": None if r["mean"] is None else round(r["mean"], 2),
+                 "p50": None if not r["quantiles"] else round(r["quantiles"][50], 2), "distinct": r["distinct_count"]}
+                for r in stats], ["feature", "rows", "nulls", "mean", "p50", "distinct"]))
+
+    step(f"16. lineage: fspg lineage model:fraud@{model['version']} --up")
+    echo(table(store.lineage(f"model:fraud@{model['version']}", "up"), ["direction", "depth", "kind", "name"]))

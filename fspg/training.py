@@ -134,6 +134,9 @@ class Session:
         self._conn = adbc.connect(to_uri(dsn))
         self._cur = self._conn.cursor()
         self._cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
+        # Each spine row's lookups are distinct (entity, moment) pairs: a memo of them
+        # never hits and only costs (measured: ~5% of a join).
+        self._cur.execute("SET enable_memoize = off")
 
     def upload(self, table: pa.Table) -> str:
         """The spine as the temp table pg_temp.fs_spine; returns its name."""

@@ -23,12 +23,19 @@ ACTIONS = {
     "write online": "INSERT INTO fs_online.user_stats__v1 (user_id, event_ts, created_ts) VALUES (9, now(), now())",
     "write catalog tables": "INSERT INTO fs.entity (name) VALUES ('sneaky')",
     "create table in fs_offline": "CREATE TABLE fs_offline.sneaky (x int)",
+    "create training set": ("SELECT * FROM fs.create_training_set('probe', 'SELECT 1::bigint AS user_id, now() AS event_ts',"
+                            " ARRAY['user_stats.spend_7d'])"),
+    "register model": "SELECT * FROM fs.register_model('probe', NULL, NULL, ARRAY['user_stats.spend_7d'])",
+    "read models": "SELECT count(*) FROM fs.models",
+    "deprecate version": "SELECT fs.deprecate_feature_view('user_stats@1')",
 }
 
 ALLOWED = {
-    "fs_admin": {"read catalog", "describe", "define features", "insert history", "read history", "read online"},
-    "fs_writer": {"read catalog", "describe", "insert history", "read history", "read online"},
-    "fs_reader": {"read catalog", "describe", "read history", "read online"},
+    "fs_admin": {"read catalog", "describe", "define features", "insert history", "read history", "read online",
+                 "create training set", "register model", "read models", "deprecate version"},
+    "fs_writer": {"read catalog", "describe", "insert history", "read history", "read online",
+                  "create training set", "register model", "read models"},
+    "fs_reader": {"read catalog", "describe", "read history", "read online", "read models"},
     "fs_serving": {"read online"},
     "fspg_test_nobody": set(),
 }

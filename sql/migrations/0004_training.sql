@@ -100,3 +100,33 @@ COMMENT ON COLUMN fs.feature_view.drift IS 'Drift thresholds from the definition
 
 GRANT SELECT ON fs.training_set, fs.training_set_version, fs.training_set_feature,
                 fs.model, fs.model_version, fs.model_feature, fs.feature_stats TO fs_reader;
+
+-- History indexes gain created_ts: point-in-time lookups order by (event_ts, created_ts)
+-- and no longer sort per lookup. Rebuilt for the versions that exist (catalog tables
+-- only: this runs before sql/functions is re-applied).
+DO $reindex$
+DECLARE
+    v_version record;
+    v_index   regclass;
+BEGIN
+    FOR v_version IN
+        SELECT vv.offline_table,
+               (SELECT coalesce(string_agg(format('%I, ', k.name), '' ORDER BY k.position), '')
+                  FROM fs.entity_key k WHERE k.entity_id = fv.entity_id) AS keys
+          FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
+    LOOP
+        FOR v_index IN
+            SELECT i.indexrelid::regclass FROM pg_catalog.pg_index i
+             WHERE i.indrelid = format('fs_offline.%I', v_version.offline_table)::regclass
+               AND pg_catalog.pg_get_indexdef(i.indexrelid) LIKE '%event_ts DESC)'
+        LOOP
+            EXECUTE format('DROP INDEX %s', v_index);
+        END LOOP;
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                        WHERE i.indrelid = format('fs_offline.%I', v_version.offline_table)::regclass
+                          AND pg_catalog.pg_get_indexdef(i.indexrelid) LIKE '%event_ts DESC, created_ts DESC)') THEN
+            EXECUTE format('CREATE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_version.offline_table, v_version.keys);
+        END IF;
+    END LOOP;
+END
+$reindex$;
