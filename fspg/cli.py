@@ -616,7 +616,7 @@ def _emit_drift(rows: list[dict], as_json: bool, check: bool) -> None:
     for row in rows:
         for key in ("psi", "mean_shift", "null_rate_delta"):
             if row[key] is not None and not as_json:
-                row[key] = round(row[key], 4)
+                row[key] = round(row[key], 4) + 0.0  # no -0.0
     _emit_rows(rows, as_json, _DRIFT_COLUMNS)
     if check and any(r["drifted"] for r in rows):
         sys.exit(3)

@@ -186,7 +186,7 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
 
     step("14. training/serving skew: history vs what fs_online serves (fspg skew user_stats)")
     skew = store.training_serving_skew("user_stats")
-    echo(table([{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()
+    echo(table([{k: (round(v, 4) + 0.0 if isinstance(v, float) else v) for k, v in r.items()
                  if k in ("feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted")} for r in skew],
                ["feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted"]))
 
