@@ -28,7 +28,7 @@ from fspg.offline import utc
 SPINE_TABLE = "fs_spine"
 TRAINING_SET_SQL = "SELECT fs.training_set_sql(%s, %s, %s, %s)"
 CREATE = "SELECT name, version, action, row_count, content_hash, as_of FROM fs.create_training_set(%s, %s, %s, %s, %s, %s)"
-STORED = "SELECT format('SELECT * FROM fs_training.%%I', %s || '__v' || t.version), t.version FROM fs.training_set_version_of(%s, %s) t"
+STORED = "SELECT fs.training_set_query(%s, %s)"
 SERVICE_REFS = """
 SELECT array_agg(format('%%s@%%s.%%s', fv.name, vv.version, f.name) ORDER BY sf.position)
   FROM fs.feature_service s
@@ -223,7 +223,7 @@ def query_for_spine(s: Session, spine: Any, refs: list[str], timestamp_column: s
 
 def query_for_stored(s: Session, name: str, version: int | None) -> str:
     """The SELECT that rebuilds training set name@version (the current one by default)."""
-    return s.row(STORED, (name, name, version))[0]
+    return s.row(STORED, (name, version))[0]
 
 
 def create(s: Session, name: str, spine: Any, refs: list[str], timestamp_column: str, as_of: Any,

@@ -80,6 +80,11 @@ def test_training_set_matches_the_point_in_time_oracle(store, seed):
     spine += spine[:5]  # duplicate spine rows are kept as given
     got = store.get_training_set(pa.Table.from_pylist(spine), ["v_a.*", "v_b.*"]).to_pylist()
     assert got == oracle(history, spine)
+    # A stored set rebuilds the same rows, and so does its SQL view (the join's portable form).
+    store.create_training_set("oracle", pa.Table.from_pylist(spine), ["v_a.*", "v_b.*"])
+    assert store.get_training_set("oracle").to_pylist() == got
+    with store.connection() as conn:
+        assert conn.execute("SELECT * FROM fs_training.oracle").fetchall() == [tuple(r.values()) for r in got]
 
 
 def test_as_of_reproduces_an_earlier_training_set(store):
@@ -144,3 +149,19 @@ def test_training_set_command(store, dsn, tmp_path):
     (tmp_path / "bad.csv").write_text("user_id,event_ts\nabc,2026-10-02T00:00:00\n")
     result = CliRunner().invoke(main, ["--dsn", dsn, "training-set", "build", str(tmp_path / "bad.csv"), "--features", "v_a.x"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "abc" in result.stderr
+
+
+def test_rows_in_the_default_partition_are_found(store, conn):
+    """A plain SQL insert for a month without a partition parks in the default partition;
+    the join reads it there, and after fs.maintain moves it, from its own partition."""
+    store.apply(definitions())
+    store.insert_batch("v_a", {"user_id": [1], "x": [1.0], "score": [0.0]}, timestamp=T0)
+    earlier = dt.datetime(2025, 3, 1, tzinfo=UTC)
+    conn.execute("INSERT INTO fs_offline.v_a (user_id, event_ts, x, score) VALUES (2, %s, 7.0, 0.5)", [earlier])
+    conn.commit()
+    assert conn.execute("SELECT count(*) FROM fs_offline.v_a__v1_default").fetchone()[0] == 1
+    spine = {"user_id": [1, 2], "event_ts": [T0 + dt.timedelta(hours=1), earlier + dt.timedelta(hours=1)]}
+    assert store.get_training_set(spine, ["v_a.x"]).column("x").to_pylist() == [1.0, 7.0]
+    store.maintain()
+    assert conn.execute("SELECT count(*) FROM fs_offline.v_a__v1_default").fetchone()[0] == 0
+    assert store.get_training_set(spine, ["v_a.x"]).column("x").to_pylist() == [1.0, 7.0]

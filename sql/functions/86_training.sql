@@ -1,8 +1,9 @@
 -- 86_training: point-in-time-correct joins of a spine against feature views, and the
 -- named, versioned, reproducible training sets built from them.
 -- Owns: fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
---       fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
---       fs.store_training_set, fs.training_set_version_of, fs.verify_training_set.
+--       fs.newest_row_lookup, fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
+--       fs.store_training_set, fs.training_set_version_of, fs.training_set_query,
+--       fs.verify_training_set.
 -- For each spine row and each view: the newest history row with event_ts <= the spine's
 -- timestamp and within the view's TTL (fs.ttl_condition, the rule every read uses),
 -- created by as_of when given, ties broken by created_ts. Never a value from the future.
@@ -126,11 +127,66 @@ END
 $$;
 COMMENT ON FUNCTION fs.check_spine(regclass, text, text, text[]) IS 'Raises YF010 when the spine relation lacks a key column the views need, YF015 naming the spine rows (by position) without their timestamp or a key.';
 
--- The five-argument form of 0.1 (before p_with_ord) would make calls ambiguous.
+CREATE OR REPLACE FUNCTION fs.newest_row_lookup(p_version_id integer, p_features text[], p_at text,
+                                                p_as_of timestamptz DEFAULT NULL, p_portable boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+-- Partition bounds are read as text and put back as literals: ISO with an offset reads
+-- the same in every session.
+SET DateStyle = 'ISO, YMD'
+AS $$
+DECLARE
+    v_version  fs.feature_view_version;
+    v_where    text;
+    v_columns  text;
+    v_default  boolean;
+    v_branches text;
+    v_order    constant text := ' ORDER BY h.event_ts DESC, h.created_ts DESC LIMIT 1';
+BEGIN
+    SELECT * INTO v_version FROM fs.feature_view_version WHERE version_id = p_version_id;
+    v_columns := (SELECT string_agg(format('h.%I', f), ', ') FROM unnest(p_features) f);
+    -- The spine's key is cast to the key's type: a CSV spine brings text.
+    v_where := coalesce((SELECT string_agg(format('h.%1$I = s.%1$I::%2$s', k.name, k.sql_type), ' AND ') || ' AND '
+                           FROM fs.key_columns(p_version_id) k), '')
+            || fs.ttl_condition(v_version.ttl, 'h.event_ts', p_at)
+            || CASE WHEN p_as_of IS NULL THEN '' ELSE format(' AND h.created_ts <= %L::timestamptz', p_as_of) END;
+    IF NOT p_portable THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM fs_offline.%I)', v_version.offline_table || '_default') INTO v_default;
+    END IF;
+    IF NOT p_portable AND NOT v_default THEN
+        -- One branch per range partition, newest first, each skipped outright when the
+        -- partition starts after the spine's moment (or ends before its TTL window); the
+        -- first branch with a row answers. On the partitioned parent PostgreSQL would probe
+        -- every older partition and merge them: this is about twice as fast.
+        SELECT string_agg(format('(SELECT %s FROM fs_offline.%I h WHERE %s >= %L::timestamptz%s AND %s%s)',
+                                 v_columns, p.relname, p_at, p.bounds[1],
+                                 CASE WHEN v_version.ttl IS NULL THEN ''
+                                      ELSE format(' AND %s < %L::timestamptz + %L::interval', p_at, p.bounds[2], v_version.ttl) END,
+                                 v_where, v_order),
+                          ' UNION ALL ' ORDER BY p.bounds[1]::timestamptz DESC)
+          INTO v_branches
+          FROM (SELECT c.relname, regexp_match(pg_get_expr(c.relpartbound, c.oid), 'FROM \(''([^'']+)''\) TO \(''([^'']+)''\)') AS bounds
+                  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+                 WHERE i.inhparent = format('fs_offline.%I', v_version.offline_table)::regclass) p
+         WHERE p.bounds IS NOT NULL;
+    END IF;
+    IF v_branches IS NOT NULL THEN
+        RETURN format('SELECT * FROM (%s) u LIMIT 1', v_branches);
+    END IF;
+    -- Rows in the default partition can be of any time, and a view outlives today's
+    -- partitions: the parent table answers for both.
+    RETURN format('SELECT %s FROM fs_offline.%I h WHERE %s%s', v_columns, v_version.offline_table, v_where, v_order);
+END
+$$;
+COMMENT ON FUNCTION fs.newest_row_lookup(integer, text[], text, timestamptz, boolean) IS 'The LATERAL subquery that finds, for a spine row (p_at = its moment), the newest history row of a view version in effect then: per partition, newest first, unless the default partition holds rows or p_portable asks for SQL that outlives today''s partitions.';
+
+-- Earlier forms (0.1 had five arguments) would make calls ambiguous.
 DROP FUNCTION IF EXISTS fs.training_query(text[], text, text, timestamptz, text[]);
+DROP FUNCTION IF EXISTS fs.training_query(text[], text, text, timestamptz, text[], boolean);
 CREATE OR REPLACE FUNCTION fs.training_query(p_refs text[], p_spine text, p_timestamp_column text DEFAULT 'event_ts',
                                              p_as_of timestamptz DEFAULT NULL, p_spine_columns text[] DEFAULT NULL,
-                                             p_with_ord boolean DEFAULT false)
+                                             p_with_ord boolean DEFAULT false, p_portable boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -179,14 +235,9 @@ BEGIN
     LOOP
         v_i := v_i + 1;
         v_alias := 'v' || v_i;
-        v_joins := v_joins || format(
-            ' LEFT JOIN LATERAL (SELECT * FROM fs_offline.%I h WHERE %s%s%s ORDER BY h.event_ts DESC, h.created_ts DESC LIMIT 1) %s ON true',
-            v_view.offline_table,
-            -- The spine's key is cast to the key's type: a CSV spine brings text.
-            coalesce((SELECT string_agg(format('h.%1$I = s.%1$I::%2$s', k.name, k.sql_type), ' AND ') || ' AND '
-                        FROM fs.key_columns(v_view.version_id) k), ''),
-            fs.ttl_condition(v_view.ttl, 'h.event_ts', format('s.%I', p_timestamp_column)),
-            CASE WHEN p_as_of IS NULL THEN '' ELSE format(' AND h.created_ts <= %L::timestamptz', p_as_of) END,
+        v_joins := v_joins || format(' LEFT JOIN LATERAL (%s) %s ON true',
+            fs.newest_row_lookup(v_view.version_id, ARRAY(SELECT f.feature FROM fs_training_features f WHERE f.version_id = v_view.version_id),
+                                 format('s.%I', p_timestamp_column), p_as_of, p_portable),
             v_alias);
         SELECT v_select || array_agg(format('%s.%I AS %I', v_alias, s.feature,
                    CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_training_features o WHERE o.feature = s.feature) > 1
@@ -199,7 +250,7 @@ BEGIN
                   array_to_string(v_select, ', '), CASE WHEN p_with_ord THEN ', s.fs_ord' ELSE '' END, p_spine, v_joins);
 END
 $$;
-COMMENT ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[], boolean) IS 'SELECT of a point-in-time-correct training set: the spine relation (its columns, in its fs_ord order) joined to the requested features as they were at each row''s timestamp.';
+COMMENT ON FUNCTION fs.training_query(text[], text, text, timestamptz, text[], boolean, boolean) IS 'SELECT of a point-in-time-correct training set: the spine relation (its columns, in its fs_ord order) joined to the requested features as they were at each row''s timestamp; p_portable for SQL that must outlive today''s partitions (a view).';
 
 CREATE OR REPLACE FUNCTION fs.training_set_sql(p_spine text, p_features text[], p_timestamp_column text DEFAULT 'event_ts',
                                                p_as_of timestamptz DEFAULT NULL)
@@ -328,7 +379,8 @@ BEGIN
       FROM pg_attribute a
      WHERE a.attrelid = format('fs_training.%I', v_table || '__spine')::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     EXECUTE format('CREATE VIEW fs_training.%I AS %s', v_table,
-        fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns));
+        fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns,
+                          p_portable => true));
     EXECUTE format('DROP VIEW IF EXISTS fs_training.%I', p_name);
     EXECUTE format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', p_name, v_table);
     EXECUTE format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader', v_table || '__spine', v_table, p_name);
@@ -405,6 +457,25 @@ END
 $$;
 COMMENT ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) IS 'Builds training set name@N: stores the spine (a table, a view or a SELECT), pins the features and as_of (default: now, settled), and records the join''s row count and content hash. The same definition again returns the existing version.';
 
+CREATE OR REPLACE FUNCTION fs.training_set_query(p_name text, p_version integer DEFAULT NULL, p_with_ord boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_row     fs.training_set_version := fs.training_set_version_of(p_name, p_version);
+    v_columns text[];
+BEGIN
+    -- The same rows as the view fs_training.<name>__v<N>, by the faster per-partition
+    -- lookups of today's partitions (the view keeps the form that outlives them).
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
+      FROM pg_attribute a WHERE a.attrelid = format('fs_training.%I', v_row.spine_table)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    RETURN fs.training_query(v_row.refs, format('fs_training.%I', v_row.spine_table), v_row.timestamp_column, v_row.as_of,
+                             v_columns, p_with_ord);
+END
+$$;
+COMMENT ON FUNCTION fs.training_set_query(text, integer, boolean) IS 'The SELECT that rebuilds training set name@version (the current one when version is NULL).';
+
 CREATE OR REPLACE FUNCTION fs.verify_training_set(p_name text, p_version integer DEFAULT NULL)
 RETURNS TABLE (name text, version integer, row_count bigint, content_hash text, recorded_hash text, identical boolean)
 LANGUAGE plpgsql
@@ -412,14 +483,10 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_row     fs.training_set_version := fs.training_set_version_of(p_name, p_version);
-    v_columns text[];
-    v_hash    record;
+    v_row  fs.training_set_version := fs.training_set_version_of(p_name, p_version);
+    v_hash record;
 BEGIN
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
-      FROM pg_attribute a WHERE a.attrelid = format('fs_training.%I', v_row.spine_table)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
-    SELECT * INTO v_hash FROM fs.content_hash(
-        fs.training_query(v_row.refs, format('fs_training.%I', v_row.spine_table), v_row.timestamp_column, v_row.as_of, v_columns, true));
+    SELECT * INTO v_hash FROM fs.content_hash(fs.training_set_query(p_name, v_row.version, true));
     RETURN QUERY SELECT p_name, v_row.version, v_hash.row_count, v_hash.content_hash, v_row.content_hash,
                         v_hash.content_hash = v_row.content_hash AND v_hash.row_count = v_row.row_count;
 END
