@@ -231,7 +231,7 @@ class FeatureStore:
                          model: str | None = None, model_version: int | None = None,
                          timestamp_column: str = "event_ts", as_of: Any = None,
                          version: int | None = None, output: str | Path | None = None,
-                         on_rows: Callable[[int], None] | None = None) -> "pa.Table | int":
+                         on_rows: Callable[[int], None] | None = None, sessions: int | None = None) -> "pa.Table | int":
         """A point-in-time-correct training set: for each spine row and each feature, the value
         in effect at the row's timestamp (within the TTL; created by ``as_of`` when given).
         Computed in PostgreSQL.
@@ -248,12 +248,22 @@ class FeatureStore:
 
         With ``output`` the rows stream into that Parquet file batch by batch (bounded
         memory) and the row count is returned; ``on_rows`` is called per batch.
+
+        A spine of data with 200,000 rows or more is joined by ``sessions`` connections at
+        once (default 2; each takes a slice, all read one snapshot): the join is CPU-bound
+        in the server, one core per connection.
         """
         from fspg import training
 
         stored = isinstance(spine, str) and features is None and service is None and model is None
         with self.connection() as conn:
             refs = None if stored else training.feature_refs(conn, features, service, service_version, model, model_version)
+            if not stored and not isinstance(spine, str) and output is None:
+                table = training.spine_table(spine, timestamp_column)
+                count = sessions or (2 if table.num_rows >= training.PARALLEL_MIN_ROWS else 1)
+                if count > 1:
+                    return training.parallel_join(self.dsn, conn, table, refs, timestamp_column, as_of, count)
+                spine = training.PreparedSpine(table)
             with training.session(self.dsn, conn) as session:
                 query = (training.query_for_stored(session, spine, version) if stored
                          else training.query_for_spine(session, spine, refs, timestamp_column, as_of))

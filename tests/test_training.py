@@ -80,6 +80,8 @@ def test_training_set_matches_the_point_in_time_oracle(store, seed):
     spine += spine[:5]  # duplicate spine rows are kept as given
     got = store.get_training_set(pa.Table.from_pylist(spine), ["v_a.*", "v_b.*"]).to_pylist()
     assert got == oracle(history, spine)
+    # Three sessions on slices of the spine, one snapshot: the same rows in the same order.
+    assert store.get_training_set(pa.Table.from_pylist(spine), ["v_a.*", "v_b.*"], sessions=3).to_pylist() == got
     # A stored set rebuilds the same rows, and so does its SQL view (the join's portable form).
     store.create_training_set("oracle", pa.Table.from_pylist(spine), ["v_a.*", "v_b.*"])
     assert store.get_training_set("oracle").to_pylist() == got
@@ -97,6 +99,7 @@ def test_as_of_reproduces_an_earlier_training_set(store):
     store.insert_batch("v_b", {"user_id": [1], "score": [0.9], "y": [9]}, timestamp=T0)  # a correction arrives
     store.insert_batch("v_b", {"user_id": [2], "score": [0.8], "y": [8]}, timestamp=T0 + dt.timedelta(days=1))  # late data
     assert store.get_training_set(spine, ["v_b.score"], as_of=built_at).equals(first)
+    assert store.get_training_set(spine, ["v_b.score"], as_of=built_at, sessions=2).equals(first)
     assert store.get_training_set(spine, ["v_b.score"]).column("score").to_pylist() == [0.9, 0.8]
 
 
