@@ -333,14 +333,24 @@ def quarantine_replay(ctx: click.Context, batch_id: int, into: str | None, mode:
 
 @main.command()
 @click.option("--ahead", type=int, default=2, show_default=True, help="Partition periods to create ahead of now.")
+@click.option("--schedule", "cron", metavar="CRON", help="Instead: register maintenance as a pg_cron job, e.g. '*/5 * * * *'.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def maintain(ctx: click.Context, ahead: int, as_json: bool) -> None:
-    """Partition upkeep and retention for every active feature view version (cron or pg_cron it)."""
+def maintain(ctx: click.Context, ahead: int, cron: str | None, as_json: bool) -> None:
+    """Partition upkeep and retention for every active feature view version, then the due
+    refreshes of SQL-defined views (cron it, or --schedule it in pg_cron)."""
     with _store(ctx) as store:
+        if cron:
+            job = store.schedule(cron)
+            click.echo(f"pg_cron job fspg-maintain ({job}) runs fs.maintain() and fs.run_due_sources() at '{cron}'")
+            return
         rows = store.maintain(ahead=ahead)
+        refreshed = store.run_due_sources()
     _emit_rows(rows, as_json, ["feature_view", "version", "partitions_created", "partitions_dropped",
                                "default_rows_moved", "rows_expired"])
+    if refreshed and not as_json:
+        click.echo("due refreshes:")
+        _emit_rows(refreshed, False, ["feature_view", "version", "window_start", "window_end", "inserted", "quarantined", "error"])
 
 
 @main.command()
@@ -688,14 +698,58 @@ def lineage(ctx: click.Context, obj: str, direction: str | None, as_json: bool) 
 
 # -- online store -----------------------------------------------------------------------
 @main.command()
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--start", help="Window start (event time, inclusive). Default: the view's high-water mark.")
+@click.option("--end", help="Window end (exclusive). Default: now.")
+@click.option("--chunk", help="Split the range into windows of this size, e.g. '1 day' (resumable backfill).")
+@click.option("--online", "online_only", is_flag=True, help="Only rebuild NAME's online table from its history.")
+@click.option("--loop", is_flag=True, help="Run due refreshes of every SQL-defined view, forever.")
+@click.option("--every", type=float, default=60.0, show_default=True, help="Seconds between --loop rounds.")
 @click.pass_context
-def materialize(ctx: click.Context, name: str) -> None:
-    """Rebuild the online table of NAME (or NAME@V) from its history; safe while writes go on."""
+def materialize(ctx: click.Context, name: str | None, start: str | None, end: str | None, chunk: str | None,
+                online_only: bool, loop: bool, every: float) -> None:
+    """Bring NAME up to date: run a SQL-defined view's source query for a window (appending
+    through the validated write path; re-running a window adds only what changed), or
+    rebuild a view's online table from its history."""
+    from fspg.errors import UserError
+
+    if loop:
+        _materialize_loop(ctx, every)
+        return
+    if not name:
+        raise UserError("name a feature view, or use --loop")
     with _store(ctx) as store:
-        result = store.materialize(name)
+        if online_only:
+            _echo_online(store.rebuild_online(name))
+            return
+        for row in store.materialize(name, start, end, chunk=chunk, on_window=_echo_window):
+            if "entities" in row:
+                _echo_online(row)
+
+
+def _echo_window(row: dict) -> None:
+    click.echo(f"{row['feature_view']}@{row['version']} [{row['window_start']}, {row['window_end']}):"
+               f" {row['rows_in']:,} rows from the source, {row['unchanged']:,} unchanged, {row['inserted']:,} inserted,"
+               f" {row['quarantined']:,} quarantined (batch {row['batch_id']})")
+
+
+def _echo_online(result: dict) -> None:
     click.echo(f"{result['feature_view']}@{result['version']}: {result['entities']:,} online rows written,"
                f" {result['removed']:,} stale rows removed")
+
+
+def _materialize_loop(ctx: click.Context, every: float) -> None:
+    import time
+
+    with _store(ctx) as store:
+        while True:
+            for row in store.run_due_sources():
+                if row["error"]:
+                    click.echo(f"{row['feature_view']}@{row['version']}: failed: {row['error']}", err=True)
+                else:
+                    click.echo(f"{row['feature_view']}@{row['version']} [{row['window_start']}, {row['window_end']}):"
+                               f" {row['inserted']:,} inserted, {row['quarantined']:,} quarantined")
+            time.sleep(every)
 
 
 @main.command()

@@ -438,7 +438,43 @@ class FeatureStore:
         with self._read_connection() as conn:
             return online.nearest(conn, name, feature, vector, k, filters)
 
-    def materialize(self, name: str) -> dict[str, Any]:
+    def materialize(self, name: str, start: Any = None, end: Any = None, *, chunk: Any = None,
+                    on_window: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+        """Bring ``name`` (view or view@N) up to date from where its data comes from.
+
+        A SQL-defined view (``source:`` in its definition) runs its source query for event
+        times in [start, end) — default: from its high-water mark (or ``source.start``) to
+        now — and appends the rows through the validated write path; rows history already
+        has unchanged are skipped, so a window can be re-run. ``chunk`` (a timedelta or
+        ``"1 day"``) splits a long backfill into windows of that size, one transaction
+        each: interrupted, the finished windows stay and ``materialize(name)`` resumes.
+        One dict per window (rows_in = unchanged + inserted + quarantined).
+
+        A view without a source has its online table rebuilt from history instead
+        (``rebuild_online``).
+        """
+        from fspg import sources
+
+        with self.connection() as conn:
+            if not sources.has_source(conn, name):
+                return [self.rebuild_online(name)]
+        return sources.materialize(self.connection, name, offline.utc(start), offline.utc(end),
+                                   sources.as_interval(chunk), on_window)
+
+    def run_due_sources(self) -> list[dict[str, Any]]:
+        """Materialize the next window of every SQL-defined view whose refresh is due."""
+        from fspg import sources
+
+        with self.connection() as conn:
+            return sources.run_due(conn)
+
+    def schedule(self, cron: str = "*/5 * * * *") -> int:
+        """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.
+        Raises ``ExtensionMissing`` where pg_cron is not installed."""
+        with self.connection() as conn:
+            return conn.execute("SELECT fs.schedule_with_pg_cron(%(cron)s)", {"cron": cron}).fetchone()[0]
+
+    def rebuild_online(self, name: str) -> dict[str, Any]:
         """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
         with self.connection() as conn:
             row = conn.execute("SELECT * FROM fs.materialize(%(view)s)", {"view": name}).fetchone()

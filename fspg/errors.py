@@ -82,6 +82,10 @@ class Conflict(UserError):
     """A registration clashes with an existing, immutable one (a model version)."""
 
 
+class SourceFailed(UserError):
+    """A source query (of a SQL-defined view) did not run; nothing was written."""
+
+
 class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
@@ -103,6 +107,7 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF015": InvalidArgument,   # bad argument
     "YF016": InUse,             # deprecation of a version active models use
     "YF017": Conflict,          # a model version registered differently before
+    "YF018": SourceFailed,      # a source query failed
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
     "42501": PermissionDenied,  # insufficient_privilege

@@ -89,11 +89,12 @@ def test_materialize_rebuilds_and_is_idempotent(store, conn):
     conn.execute("UPDATE fs_online.user_stats__v1 SET event_ts = event_ts - interval '1 day', spend_7d = 0 WHERE user_id = 3")
     conn.execute("INSERT INTO fs_online.user_stats__v1 (user_id, event_ts, created_ts, spend_7d) VALUES (42, now(), now(), 1)")
     assert conn.execute("SELECT fs.online_drift('user_stats')").fetchone()[0] > 0
-    result = store.materialize("user_stats")
+    result = store.rebuild_online("user_stats")
     assert result["removed"] == 1
+    assert store.materialize("user_stats") == [{**result, "removed": 0}]  # a view without a source: the same
     assert conn.execute("SELECT fs.online_drift('user_stats')").fetchone()[0] == 0
     before = conn.execute("SELECT * FROM fs_online.user_stats__v1 ORDER BY user_id").fetchall()
-    store.materialize("user_stats")
+    store.rebuild_online("user_stats")
     assert conn.execute("SELECT * FROM fs_online.user_stats__v1 ORDER BY user_id").fetchall() == before
 
 
@@ -113,7 +114,7 @@ def test_materialize_while_writes_continue(store, conn, dsn):
     writer = threading.Thread(target=keep_writing)
     writer.start()
     for _ in range(3):
-        store.materialize("user_stats")
+        store.rebuild_online("user_stats")
     stop.set()
     writer.join()
     assert conn.execute("SELECT fs.online_drift('user_stats')").fetchone()[0] == 0

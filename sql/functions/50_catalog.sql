@@ -121,6 +121,7 @@ DECLARE
     v_partition  text := coalesce(p_spec ->> 'partition', 'month');
     v_tags       jsonb := coalesce(p_spec -> 'tags', '{}');
     v_drift      jsonb := fs.normalize_drift(p_spec ->> 'name', p_spec -> 'drift');
+    v_source     jsonb := fs.normalize_source(p_spec ->> 'name', p_spec -> 'source');
     v_definition jsonb;
     v_view       fs.feature_view%ROWTYPE;
     v_current    fs.feature_view_version%ROWTYPE;
@@ -133,7 +134,7 @@ BEGIN
             USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a view from its version (user_stats__v2) and from feature names in results.';
     END IF;
     PERFORM fs.reject_unknown_fields('feature view ' || v_name, p_spec,
-        ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'drift', 'features']);
+        ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'drift', 'source', 'features']);
 
     IF v_entity IS NOT NULL THEN
         SELECT e.entity_id INTO v_entity_id FROM fs.entity e WHERE e.name = v_entity;
@@ -190,7 +191,9 @@ BEGIN
     -- The definition identifies a version: equal definitions, same version.
     v_definition := jsonb_build_object(
         'entity', v_entity, 'ttl', v_ttl::text, 'partition', v_partition,
-        'tags', v_tags, 'features', v_features);
+        'tags', v_tags, 'features', v_features)
+        -- What a SQL-defined view computes is part of its identity; when it runs is not.
+        || CASE WHEN v_source IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('source', v_source -> 'query') END;
 
     kind := 'feature_view'; name := v_name;
     SELECT * INTO v_view FROM fs.feature_view fv WHERE fv.name = v_name FOR UPDATE;
@@ -203,6 +206,7 @@ BEGIN
                       OR v_view.description IS DISTINCT FROM p_spec ->> 'description'
                       OR v_current.retention IS DISTINCT FROM v_retention
                       OR v_view.drift IS DISTINCT FROM v_drift
+                      OR fs.source_schedule_changed(v_current.version_id, v_source)
                       OR EXISTS (SELECT 1 FROM fs.feature f
                                    JOIN jsonb_array_elements(p_spec -> 'features') e ON e ->> 'name' = f.name
                                   WHERE f.version_id = v_current.version_id
@@ -212,6 +216,8 @@ BEGIN
                                            updated_at = now()
                  WHERE view_id = v_view.view_id;
                 UPDATE fs.feature_view_version SET retention = v_retention WHERE version_id = v_current.version_id;
+                UPDATE fs.view_source SET refresh = (v_source ->> 'refresh')::interval, start_at = (v_source ->> 'start')::timestamptz
+                 WHERE version_id = v_current.version_id;
                 UPDATE fs.feature f SET description = e ->> 'description'
                   FROM jsonb_array_elements(p_spec -> 'features') e
                  WHERE f.version_id = v_current.version_id AND f.name = e ->> 'name';
@@ -250,6 +256,10 @@ BEGIN
 
     PERFORM fs.create_version_tables(v_version_id);
     PERFORM fs.point_current_views(v_view.view_id);
+    IF v_source IS NOT NULL THEN
+        INSERT INTO fs.view_source (version_id, query, refresh, start_at)
+        VALUES (v_version_id, v_source ->> 'query', (v_source ->> 'refresh')::interval, (v_source ->> 'start')::timestamptz);
+    END IF;
     IF v_entity IS NOT NULL THEN
         INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
         VALUES ('entity', v_entity, 'feature_view', format('%s@%s', v_name, v_version));

@@ -112,3 +112,16 @@ GRANT EXECUTE ON FUNCTION fs.training_serving_skew(text, timestamptz, timestampt
 GRANT SELECT ON fs.models, fs.training_sets TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.training_set_sql(text, text[], text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.is_spine_query(text) TO fs_reader;
+
+-- Sources (F5). Writers materialize (the source query runs with their rights); admins
+-- schedule.
+GRANT EXECUTE ON FUNCTION fs.normalize_source(text, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.source_schedule_changed(integer, jsonb) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.due_sources() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.source_probe(text, text, integer) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.materialize_source(text, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_source_run(integer, timestamptz, timestamptz, bigint, bigint, bigint, bigint, bigint, timestamptz, text[]) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_source_error(integer, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.run_due_sources() TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.schedule_with_pg_cron(text) TO fs_admin;
+GRANT SELECT ON fs.source_status TO fs_reader;
