@@ -776,6 +776,56 @@ def online(ctx: click.Context, features: str | None, service: str | None, keys: 
 
 
 @main.group()
+def source() -> None:
+    """Source databases of SQL-defined feature views (postgres_fdw)."""
+
+
+@source.command(name="add")
+@click.argument("name")
+@click.option("--dsn", "source_dsn", required=True, help="DSN of the source database, as the feature store's server reaches it.")
+@click.option("--tables", required=True, help="Comma-separated tables to import.")
+@click.option("--schema", default="public", show_default=True, help="Their schema in the source database.")
+@click.pass_context
+def source_add(ctx: click.Context, name: str, source_dsn: str, tables: str, schema: str) -> None:
+    """Import TABLES of another database as src_NAME.<table> for source queries."""
+    with _store(ctx) as store:
+        added = store.add_source(name, source_dsn, tables.split(","), schema=schema)
+    click.echo(f"source {added['name']}: {', '.join(added['local_schema'] + '.' + t for t in added['tables'])}")
+
+
+@source.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def source_ls(ctx: click.Context, as_json: bool) -> None:
+    """Source databases, then SQL-defined views: refresh, high-water mark, last error."""
+    with _store(ctx) as store:
+        databases = store.sources()
+        with store.connection() as conn:
+            from fspg.models import rows
+
+            views = rows(conn, "SELECT feature_view, version, refresh, high_water, runs, rows_inserted, last_error"
+                               " FROM fs.source_status ORDER BY 1, 2", {})
+    if as_json:
+        from fspg.output import emit_json
+
+        emit_json({"databases": databases, "views": views})
+        return
+    _emit_rows(databases, False, ["name", "kind", "local_schema", "tables", "added_at"], "no source databases")
+    _emit_rows(views, False, ["feature_view", "version", "refresh", "high_water", "runs", "rows_inserted", "last_error"],
+               "no SQL-defined feature views")
+
+
+@source.command(name="remove")
+@click.argument("name")
+@click.pass_context
+def source_remove(ctx: click.Context, name: str) -> None:
+    """Drop source NAME (its foreign server and imported tables)."""
+    with _store(ctx) as store:
+        store.remove_source(name)
+    click.echo(f"source {name} removed")
+
+
+@main.group()
 def replica() -> None:
     """Serving replicas: other PostgreSQL servers subscribed to the online tables."""
 

@@ -468,6 +468,28 @@ class FeatureStore:
         with self.connection() as conn:
             return sources.run_due(conn)
 
+    def add_source(self, name: str, dsn: str, tables: list[str], *, schema: str = "public") -> dict[str, Any]:
+        """Register another PostgreSQL database as source ``name``: ``tables`` of its
+        ``schema`` appear locally as ``src_<name>.<table>`` (postgres_fdw), for source queries."""
+        from fspg import sources
+
+        with self.connection() as conn:
+            return sources.add_database(conn, name, dsn, tables, schema)
+
+    def sources(self) -> list[dict[str, Any]]:
+        """Registered source databases and the SQL-defined views' status (refresh, high-water mark, errors)."""
+        from fspg import sources
+
+        with self.connection() as conn:
+            return models.rows(conn, sources.LIST_DATABASES, {})
+
+    def remove_source(self, name: str) -> None:
+        """Drop source ``name``: its foreign server, user mapping and imported tables."""
+        from fspg import sources
+
+        with self.connection() as conn:
+            conn.execute(sources.REMOVE_DATABASE, {"name": name})
+
     def schedule(self, cron: str = "*/5 * * * *") -> int:
         """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.
         Raises ``ExtensionMissing`` where pg_cron is not installed."""

@@ -108,6 +108,7 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF016": InUse,             # deprecation of a version active models use
     "YF017": Conflict,          # a model version registered differently before
     "YF018": SourceFailed,      # a source query failed
+    "YF019": ConnectionFailed,  # a source database does not answer
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
     "42501": PermissionDenied,  # insufficient_privilege

@@ -80,3 +80,24 @@ def run_due(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Run every due refresh; one row per view (error set where its source failed)."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(RUN_DUE).fetchall()
+
+
+ADD_DATABASE = "SELECT * FROM fs.add_source_database(%(name)s, %(options)s, %(user)s, %(password)s, %(tables)s, %(schema)s)"
+REMOVE_DATABASE = "SELECT fs.remove_source_database(%(name)s)"
+LIST_DATABASES = "SELECT name, kind, local_schema, tables, added_at, added_by FROM fs.source_database ORDER BY name"
+
+
+def add_database(conn: psycopg.Connection, name: str, dsn: str, tables: list[str], schema: str = "public") -> dict[str, Any]:
+    """Register the database at ``dsn`` as source ``name``: its ``tables`` (in ``schema``) are
+    imported into the local schema ``src_<name>`` through postgres_fdw."""
+    from psycopg.types.json import Jsonb
+
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as err:
+        raise InvalidArgument(f"not a PostgreSQL DSN: {err}") from None
+    options = {k: str(v) for k, v in params.items() if k in ("host", "port", "dbname", "sslmode", "connect_timeout")}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(ADD_DATABASE, {
+            "name": name, "options": Jsonb(options), "user": params.get("user") or "postgres",
+            "password": params.get("password"), "tables": list(tables), "schema": schema}).fetchone()

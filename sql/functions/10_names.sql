@@ -10,7 +10,7 @@
 --   YF011 unknown batch column              YF014 as_of in the future / not settled
 --   YF012 strict batch rejected             YF015 invalid argument
 --   YF016 object in use (deprecation refused)  YF017 conflicting registration
---   YF018 a source query failed
+--   YF018 a source query failed             YF019 a source database does not answer
 
 CREATE OR REPLACE FUNCTION fs.check_name(p_kind text, p_name text)
 RETURNS text

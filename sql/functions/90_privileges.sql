@@ -125,3 +125,5 @@ GRANT EXECUTE ON FUNCTION fs.record_source_error(integer, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.run_due_sources() TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.schedule_with_pg_cron(text) TO fs_admin;
 GRANT SELECT ON fs.source_status TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.add_source_database(text, jsonb, text, text, text[], text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.remove_source_database(text) TO fs_admin;
