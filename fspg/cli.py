@@ -793,6 +793,31 @@ def source_add(ctx: click.Context, name: str, source_dsn: str, tables: str, sche
     click.echo(f"source {added['name']}: {', '.join(added['local_schema'] + '.' + t for t in added['tables'])}")
 
 
+@source.command(name="add-cdc")
+@click.argument("name")
+@click.option("--dsn", "source_dsn", required=True, help="DSN of the application database, as the feature store's server reaches it.")
+@click.option("--table", required=True, help="The table to capture, schema.table.")
+@click.option("--view", required=True, help="The feature view its changes feed (columns map to features by name).")
+@click.option("--event-time", help="The column holding each change's event time (default: when it is applied).")
+@click.pass_context
+def source_add_cdc(ctx: click.Context, name: str, source_dsn: str, table: str, view: str, event_time: str | None) -> None:
+    """Capture TABLE's changes into VIEW by logical replication (no Kafka, no Debezium)."""
+    with _store(ctx) as store:
+        subscription = store.add_cdc_source(name, source_dsn, table, view, event_time=event_time)
+    click.echo(f"source {name}: {table} -> {view} (subscription {subscription}); fspg source status shows its lag")
+
+
+@source.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def source_status(ctx: click.Context, as_json: bool) -> None:
+    """CDC sources: subscription state, errors, lag on the source."""
+    with _store(ctx) as store:
+        rows = store.cdc_status()
+    _emit_rows(rows, as_json, ["name", "table", "enabled", "source_reachable", "streaming", "lag_bytes", "apply_errors",
+                               "sync_errors", "last_msg_receipt_time"], "no CDC sources; add one with: fspg source add-cdc")
+
+
 @source.command(name="ls")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
@@ -819,10 +844,15 @@ def source_ls(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def source_remove(ctx: click.Context, name: str) -> None:
-    """Drop source NAME (its foreign server and imported tables)."""
+    """Drop source NAME: its foreign server and imported tables, or its subscription, the
+    replication slot and publication on the source, and the mirror table."""
     with _store(ctx) as store:
-        store.remove_source(name)
-    click.echo(f"source {name} removed")
+        complete = store.remove_source(name)
+    if complete:
+        click.echo(f"source {name} removed")
+    else:
+        click.echo(f"source {name} removed here; its source did not answer, so drop its slot there:"
+                   f" SELECT pg_drop_replication_slot('fspg_cdc_{name}')", err=True)
 
 
 @main.group()

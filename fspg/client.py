@@ -476,6 +476,22 @@ class FeatureStore:
         with self.connection() as conn:
             return sources.add_database(conn, name, dsn, tables, schema)
 
+    def add_cdc_source(self, name: str, dsn: str, table: str, view: str, *, event_time: str | None = None) -> str:
+        """Capture changes of ``table`` (schema.table) in the database at ``dsn`` into feature
+        view ``view`` by logical replication: inserts and updates become events (event time
+        from column ``event_time``, else when applied), deletes tombstones. Returns the
+        subscription's name. The source needs wal_level = logical and a primary key (or
+        REPLICA IDENTITY FULL) on the table."""
+        from fspg import cdc
+
+        return cdc.add(self.dsn, name, dsn, table, view, event_time)
+
+    def cdc_status(self) -> list[dict[str, Any]]:
+        """Per CDC source: subscription enabled, error counts, lag in bytes on the source."""
+        from fspg import cdc
+
+        return cdc.status(self.dsn)
+
     def sources(self) -> list[dict[str, Any]]:
         """Registered source databases and the SQL-defined views' status (refresh, high-water mark, errors)."""
         from fspg import sources
@@ -483,12 +499,18 @@ class FeatureStore:
         with self.connection() as conn:
             return models.rows(conn, sources.LIST_DATABASES, {})
 
-    def remove_source(self, name: str) -> None:
-        """Drop source ``name``: its foreign server, user mapping and imported tables."""
-        from fspg import sources
+    def remove_source(self, name: str) -> bool:
+        """Drop source ``name``: a foreign server with its imported tables, or a CDC source's
+        subscription, its replication slot and publication on the source, and its mirror
+        table. Returns False if a CDC source did not answer (its slot is then left there)."""
+        from fspg import cdc, sources
 
         with self.connection() as conn:
-            conn.execute(sources.REMOVE_DATABASE, {"name": name})
+            kind = conn.execute("SELECT kind FROM fs.source_database WHERE name = %(name)s", {"name": name}).fetchone()
+            if kind is None or kind[0] == "fdw":
+                conn.execute(sources.REMOVE_DATABASE, {"name": name})
+                return True
+        return cdc.remove(self.dsn, name)
 
     def schedule(self, cron: str = "*/5 * * * *") -> int:
         """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.

@@ -38,6 +38,8 @@ BEGIN
     EXECUTE format('CREATE OR REPLACE TRIGGER record_sql_write AFTER INSERT ON fs_offline.%I'
                    ' FOR EACH ROW WHEN (NEW.batch_id IS NULL) EXECUTE FUNCTION fs.record_sql_write(%L)',
                    v_table, p_version_id);
+    -- ALWAYS: also when rows arrive through a logical replication apply worker (CDC).
+    EXECUTE format('ALTER TABLE fs_offline.%I ENABLE ALWAYS TRIGGER record_sql_write', v_table);
 END
 $$;
 COMMENT ON FUNCTION fs.install_history_triggers(integer) IS 'Creates (or replaces) the triggers of a version''s history table; re-run for every version on migrate.';

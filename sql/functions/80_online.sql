@@ -69,6 +69,8 @@ BEGIN
                           (SELECT online_table FROM fs.feature_view_version WHERE version_id = p_version_id), v_offline));
     EXECUTE format('CREATE OR REPLACE TRIGGER sync_online AFTER INSERT ON fs_offline.%I'
                    ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs.%I()', v_offline, v_function);
+    -- ALWAYS: history written by a logical replication apply worker (CDC) reaches online too.
+    EXECUTE format('ALTER TABLE fs_offline.%I ENABLE ALWAYS TRIGGER sync_online', v_offline);
 END
 $$;
 COMMENT ON FUNCTION fs.install_online_sync(integer) IS 'Generates the trigger function and trigger that keep a version''s online table current.';

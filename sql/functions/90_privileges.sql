@@ -33,6 +33,9 @@ GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz
 GRANT SELECT ON ALL TABLES IN SCHEMA fs TO fs_reader;
 -- Replica DSNs may carry passwords: admins only.
 REVOKE ALL ON fs.replica FROM fs_reader;
+REVOKE ALL ON fs.source_database FROM fs_reader;
+GRANT SELECT (name, kind, server_name, local_schema, tables, version_id, event_time, added_at, added_by)
+    ON fs.source_database TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.row_count(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.list_feature_views() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.describe_feature_view(text, integer) TO fs_reader;
@@ -127,3 +130,5 @@ GRANT EXECUTE ON FUNCTION fs.schedule_with_pg_cron(text) TO fs_admin;
 GRANT SELECT ON fs.source_status TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.add_source_database(text, jsonb, text, text, text[], text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.remove_source_database(text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.cdc_drop(text) TO fs_admin;

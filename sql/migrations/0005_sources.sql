@@ -36,9 +36,14 @@ CREATE TABLE fs.source_database (
     server_name  text,
     local_schema text,
     tables       text[] NOT NULL DEFAULT '{}',
+    version_id   integer REFERENCES fs.feature_view_version,
+    event_time   text,
+    dsn          text,
     added_at     timestamptz NOT NULL DEFAULT now(),
     added_by     text NOT NULL DEFAULT session_user
 );
-COMMENT ON TABLE fs.source_database IS 'Databases registered as sources: postgres_fdw servers whose tables are imported into a local schema.';
+COMMENT ON TABLE fs.source_database IS 'Databases registered as sources: postgres_fdw servers whose tables are imported into a local schema (fdw), and tables captured by logical replication into a feature view (cdc: server_name is the subscription, tables the mirrored table).';
 
-GRANT SELECT ON fs.view_source, fs.source_run, fs.source_database TO fs_reader;
+GRANT SELECT ON fs.view_source, fs.source_run TO fs_reader;
+-- CDC DSNs may carry passwords: admins only (like fs.replica).
+GRANT SELECT (name, kind, server_name, local_schema, tables, version_id, event_time, added_at, added_by) ON fs.source_database TO fs_reader;

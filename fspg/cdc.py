@@ -1,0 +1,171 @@
+"""Change data capture from an application database, by native logical replication.
+
+``add`` checks the source table (it needs a primary key or REPLICA IDENTITY FULL, and the
+source wal_level = logical), has the feature store make a mirror table whose trigger feeds
+the feature view (``fs.cdc_prepare``), publishes the table on the source (or reuses a
+publication that has it) and subscribes the feature store to it. ``status`` reports each
+subscription's lag and errors; ``remove`` drops the subscription and its replication slot
+on the source, so no orphan slot keeps the source's WAL.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from fspg.connection import connect, describe_dsn
+from fspg.errors import ConnectionFailed, NotFound, SchemaMismatch, UserError, mapped_errors
+
+SOURCE_TABLE = """
+SELECT c.oid, c.relreplident,
+       (SELECT json_object_agg(a.attname, format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
+       (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
+          FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+         WHERE i.indrelid = c.oid AND i.indisprimary) AS keys
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND c.relkind IN ('r', 'p')"""
+PREPARE = "SELECT fs.cdc_prepare(%(name)s, %(table)s, %(view)s, %(event_time)s, %(columns)s, %(keys)s, %(dsn)s)"
+SOURCES = "SELECT name, server_name, local_schema, tables, dsn FROM fs.source_database WHERE kind = 'cdc' ORDER BY name"
+DROP = "SELECT fs.cdc_drop(%(name)s)"
+SUBSCRIPTION_STATE = """
+SELECT s.subenabled AS enabled, st.received_lsn::text, st.latest_end_lsn::text, st.last_msg_receipt_time,
+       coalesce(ss.apply_error_count, 0) AS apply_errors, coalesce(ss.sync_error_count, 0) AS sync_errors
+  FROM pg_subscription s
+  LEFT JOIN pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL
+  LEFT JOIN pg_stat_subscription_stats ss ON ss.subid = s.oid
+ WHERE s.subname = %(sub)s"""
+SLOT_LAG = ("SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag_bytes"
+            " FROM pg_replication_slots WHERE slot_name = %(slot)s")
+
+
+def add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, event_time: str | None = None) -> str:
+    """Capture ``table`` (schema.table) of the database at ``source_dsn`` into ``view``; returns the subscription."""
+    with mapped_errors():
+        return _add(store_dsn, name, source_dsn, table, view, event_time)
+
+
+def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, event_time: str | None) -> str:
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", name):
+        raise UserError(f"invalid source name {name!r}", hint="lower-case letters, digits and _, at most 40")
+    schema, _, relation = table.rpartition(".")
+    schema = schema or "public"
+    publication = subscription = f"fspg_cdc_{name}"
+    with connect(source_dsn, autocommit=True) as source, source.cursor(row_factory=dict_row) as cur:
+        if cur.execute("SHOW wal_level").fetchone()["wal_level"] != "logical":
+            raise UserError(f"{describe_dsn(source_dsn)} has wal_level other than logical: changes cannot be captured",
+                            hint="ALTER SYSTEM SET wal_level = logical on the source, then restart it")
+        found = cur.execute(SOURCE_TABLE, {"schema": schema, "table": relation}).fetchone()
+        if found is None:
+            raise NotFound(f"table {schema}.{relation} does not exist in {describe_dsn(source_dsn)}")
+        if not found["keys"] and found["relreplident"] != "f":
+            raise SchemaMismatch(
+                f"table {schema}.{relation} has neither a primary key nor REPLICA IDENTITY FULL:"
+                " updates and deletes cannot be captured",
+                hint=f"ALTER TABLE {schema}.{relation} ADD PRIMARY KEY (...), or"
+                     f" ALTER TABLE {schema}.{relation} REPLICA IDENTITY FULL, on the source")
+        with connect(store_dsn) as store:
+            store.execute(PREPARE, {"name": name, "table": f"{schema}.{relation}", "view": view, "event_time": event_time,
+                                    "columns": json.dumps(found["columns"]), "keys": found["keys"] or [], "dsn": source_dsn})
+            store.commit()
+        try:
+            _publish(source, publication, schema, relation)
+            # The slot is made on the source first: CREATE SUBSCRIPTION making it itself
+            # would hang when source and feature store share a server.
+            if not source.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [subscription]).fetchone():
+                source.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
+            with connect(store_dsn, autocommit=True) as store:
+                store.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}"
+                                      " WITH (slot_name = {}, create_slot = false)").format(
+                    sql.Identifier(subscription), sql.Literal(source_dsn), sql.Identifier(publication),
+                    sql.Literal(subscription)))
+            _wait_until_synced(store_dsn, subscription)
+        except Exception:
+            with connect(store_dsn, autocommit=True) as store:
+                if store.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [subscription]).fetchone():
+                    store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(subscription)))
+                store.execute(DROP, {"name": name})
+            source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                           " WHERE slot_name = %s AND NOT active", [subscription])
+            raise
+    return subscription
+
+
+def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0) -> None:
+    """Return once the initial copy is done: from then on every change arrives one by one
+    (changes made before are folded into the copy, as the table was at that moment)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with connect(store_dsn, autocommit=True) as store:
+        while True:
+            ready = store.execute("SELECT bool_and(r.srsubstate = 'r') FROM pg_subscription_rel r"
+                                  " JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = %s", [subscription]).fetchone()[0]
+            if ready:
+                return
+            if time.monotonic() > deadline:
+                raise UserError(f"the initial copy of subscription {subscription} did not finish in {timeout:.0f} s",
+                                hint="see the feature store server's log for the apply worker's error")
+            time.sleep(0.1)
+
+
+def _publish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:
+    """A publication of the table: created, or an existing one of that name extended."""
+    exists = source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
+    target = sql.Identifier(schema, relation)
+    if not exists:
+        source.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(publication), target))
+    elif not source.execute("SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s",
+                            [publication, schema, relation]).fetchone():
+        source.execute(sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(sql.Identifier(publication), target))
+
+
+def status(store_dsn: str) -> list[dict[str, Any]]:
+    """Per CDC source: the subscription's state and error counts, and its lag on the source."""
+    out = []
+    with connect(store_dsn, autocommit=True) as store, store.cursor(row_factory=dict_row) as cur:
+        for source in cur.execute(SOURCES).fetchall():
+            row = {"name": source["name"], "table": f"{source['local_schema']}.{source['tables'][0]}",
+                   "subscription": source["server_name"], **(cur.execute(SUBSCRIPTION_STATE, {"sub": source["server_name"]})
+                                                              .fetchone() or {}),
+                   "source_reachable": False, "streaming": None, "lag_bytes": None}
+            try:
+                with connect(source["dsn"], autocommit=True) as remote, remote.cursor(row_factory=dict_row) as rcur:
+                    slot = rcur.execute(SLOT_LAG, {"slot": source["server_name"]}).fetchone()
+                row["source_reachable"] = True
+                if slot:
+                    row["streaming"], row["lag_bytes"] = slot["active"], slot["lag_bytes"]
+            except ConnectionFailed:
+                pass
+            out.append(row)
+    return out
+
+
+def remove(store_dsn: str, name: str) -> bool:
+    """Drop the subscription, its slot and publication on the source, the mirror table.
+    Returns False when the source did not answer (its slot could then not be dropped)."""
+    with connect(store_dsn, autocommit=True) as store, store.cursor(row_factory=dict_row) as cur:
+        source = next((s for s in cur.execute(SOURCES).fetchall() if s["name"] == name), None)
+        if source is None:
+            raise NotFound(f"CDC source {name} does not exist", hint="fspg source ls lists them")
+        subscription = sql.Identifier(source["server_name"])
+        reachable = True
+        if store.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [source["server_name"]]).fetchone():
+            try:
+                with connect(source["dsn"], autocommit=True):
+                    pass
+                store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(subscription))  # drops the slot on the source
+            except ConnectionFailed:
+                reachable = False
+                store.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(subscription))
+                store.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(subscription))
+                store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(subscription))
+        if reachable:
+            with connect(source["dsn"], autocommit=True) as remote:
+                remote.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(source["server_name"])))
+        store.execute(DROP, {"name": name})
+    return reachable
