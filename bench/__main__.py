@@ -2,9 +2,9 @@
 ``python -m bench online`` runs one."""
 import sys
 
-from bench import ingest, online, training
+from bench import ingest, online, sources, training
 
-BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main}
+BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main, "sources": sources.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or BENCHMARKS:

@@ -121,11 +121,12 @@ def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = pri
         echo("  POST /v1/models/fraud:predict " + dumps(body))
 
         training_and_models(store, now, step, echo)
+        sources_and_cdc(store, dsn, now, step, echo)
 
-        step("17. fspg ls")
+        step("19. fspg ls")
         echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
 
-        step("18. fspg describe user_stats")
+        step("20. fspg describe user_stats")
         echo(render(store.describe("user_stats")))
 
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
@@ -199,3 +200,79 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
 
     step(f"16. lineage: fspg lineage model:fraud@{model['version']} --up")
     echo(table(store.lineage(f"model:fraud@{model['version']}", "up"), ["direction", "depth", "kind", "name"]))
+
+
+def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], float],
+                    echo: Callable[[str], None]) -> None:
+    """Steps 17-18: a SQL-defined view materialized from a ledger table, and a CDC source
+    (another database on the same server) feeding an online value."""
+    from fspg.connection import connect
+    from fspg.output import table
+
+    step("17. a SQL-defined view: fspg materialize daily_spend (source: a query over public.payments)")
+    with connect(dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS public.payments (payment_id bigserial PRIMARY KEY, user_id bigint,"
+                     " amount numeric, paid_at timestamptz)")
+        if not conn.execute("SELECT EXISTS (SELECT 1 FROM public.payments)").fetchone()[0]:
+            conn.execute("INSERT INTO public.payments (user_id, amount, paid_at)"
+                         " SELECT 1 + (i * 7919) %% 2000, round((random() * 200)::numeric, 2),"
+                         "        %s::timestamptz - (i %% 2880) * interval '1 minute' FROM generate_series(1, 20000) i",
+                         [now.replace(hour=0, minute=0, second=0)])
+    windows = store.materialize("daily_spend")  # from its high-water mark (first: source.start) to now
+    for window in windows:
+        echo(f"  window [{window['window_start']:%Y-%m-%d %H:%M}, {window['window_end']:%Y-%m-%d %H:%M}): {window['rows_in']:,} rows"
+             f" from the query, {window['unchanged']:,} unchanged, {window['inserted']:,} inserted,"
+             f" {window['quarantined']:,} quarantined")
+    if windows:
+        again = store.materialize("daily_spend", windows[-1]["window_start"], windows[-1]["window_end"])[0]
+        echo(f"  the same window again: {again['unchanged']:,} unchanged, {again['inserted']:,} inserted (idempotent)")
+    spend = store.get_online_features(["daily_spend.spend_1d", "daily_spend.payments_1d"], entities=[1, 2, 3])
+    echo(table(spend.to_pylist(), spend.column_names))
+
+    step("18. CDC: fspg source add-cdc shop --dsn <shop database> --table public.orders --view order_events")
+    shop_dsn = _shop_database(dsn)
+    if any(s["name"] == "shop" for s in store.sources()):
+        store.remove_source("shop")
+    with connect(shop_dsn, autocommit=True) as app:
+        app.execute("DROP TABLE IF EXISTS public.orders")
+        app.execute("CREATE TABLE public.orders (order_id bigint PRIMARY KEY, user_id bigint, total numeric,"
+                    " status text, ordered_at timestamptz NOT NULL DEFAULT clock_timestamp())")
+        app.execute("INSERT INTO public.orders (order_id, user_id, total, status) VALUES (1, 1, 25.0, 'new'), (2, 2, 99.5, 'new')")
+    subscription = store.add_cdc_source("shop", shop_dsn, "public.orders", "order_events", event_time="ordered_at")
+    echo(f"  subscribed ({subscription}); the initial copy brought the 2 existing orders")
+    with connect(shop_dsn, autocommit=True) as app:
+        app.execute("UPDATE public.orders SET status = 'paid', ordered_at = clock_timestamp() WHERE order_id = 1")
+        app.execute("INSERT INTO public.orders (order_id, user_id, total, status) VALUES (3, 3, -5, 'new'), (4, 3, 12, 'new')")
+        app.execute("DELETE FROM public.orders WHERE order_id = 2")
+        committed = time.perf_counter()
+    served = _wait_for_order(store, 4)
+    echo(f"  the shop updated order 1, inserted 3 (total -5: breaks min 0) and 4, deleted 2;"
+         f" order 4 served {served - committed:.3f}s after its commit:")
+    online = store.get_online_features(["order_events.*"], entities=[1, 2, 3, 4])
+    echo(table(online.to_pylist(), online.column_names))
+    echo("  (order 2 is a tombstone: nothing served; order 3 is in quarantine, the stream went on)")
+    status = store.cdc_status()[0]
+    echo(f"  fspg source status: enabled {status['enabled']}, apply errors {status['apply_errors']},"
+         f" lag {status['lag_bytes']} bytes")
+
+
+def _shop_database(dsn: str) -> str:
+    """A second database on the demo's server, standing in for an application's."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'shop_app'").fetchone():
+            conn.execute("CREATE DATABASE shop_app")
+    params["dbname"] = "shop_app"
+    return psycopg.conninfo.make_conninfo(**params)
+
+
+def _wait_for_order(store, order_id: int, timeout: float = 30.0) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        row = store.get_online_features(["order_events.total"], entities=[order_id], as_dicts=True)[0]
+        if row["total"] is not None:
+            return time.perf_counter()
+        time.sleep(0.005)
+    raise UserError(f"order {order_id} did not arrive within {timeout:.0f}s", hint="fspg source status shows why")

@@ -107,6 +107,7 @@ DECLARE
     v_same    text;
     v_rows    bigint;
     v_skipped bigint;
+    v_seen    boolean;
     v_result  record;
     v_started timestamptz := pg_catalog.clock_timestamp();
 BEGIN
@@ -158,11 +159,17 @@ BEGIN
                               FROM fs.key_columns(v_version.version_id) k), '');
         v_same := (SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I IS NOT DISTINCT FROM n.%1$I', f.name), ' AND ')
                      FROM fs.feature f WHERE f.version_id = v_version.version_id);
-        EXECUTE pg_catalog.format(
-            'DELETE FROM pg_temp.fs_source_rows d WHERE d.fs_row IN (SELECT t."?row" FROM (%s) t WHERE NOT (%s) AND EXISTS ('
-            ' SELECT 1 FROM (SELECT * FROM fs_offline.%I h WHERE %s h.event_ts = t.event_ts ORDER BY h.created_ts DESC LIMIT 1) n WHERE %s))',
-            v_q.typed_query, v_q.bad_predicate, v_version.offline_table, v_keys, v_same);
-        GET DIAGNOSTICS v_skipped = ROW_COUNT;
+        -- A window history has nothing of yet (the usual incremental run) skips the check.
+        EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L)',
+                                  v_version.offline_table, v_start, v_end) INTO v_seen;
+        v_skipped := 0;
+        IF v_seen THEN
+            EXECUTE pg_catalog.format(
+                'DELETE FROM pg_temp.fs_source_rows d WHERE d.fs_row IN (SELECT t."?row" FROM (%s) t WHERE NOT (%s) AND EXISTS ('
+                ' SELECT 1 FROM (SELECT * FROM fs_offline.%I h WHERE %s h.event_ts = t.event_ts ORDER BY h.created_ts DESC LIMIT 1) n WHERE %s))',
+                v_q.typed_query, v_q.bad_predicate, v_version.offline_table, v_keys, v_same);
+            GET DIAGNOSTICS v_skipped = ROW_COUNT;
+        END IF;
 
         SELECT * INTO v_result FROM fs.ingest(pg_catalog.format('%s@%s', v_name, v_version.version), 'pg_temp.fs_source_rows'::regclass,
                                               'quarantine', pg_catalog.format('source window [%s, %s)', v_start, v_end));
