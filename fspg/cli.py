@@ -705,16 +705,17 @@ def lineage(ctx: click.Context, obj: str, direction: str | None, as_json: bool) 
 @click.option("--online", "online_only", is_flag=True, help="Only rebuild NAME's online table from its history.")
 @click.option("--loop", is_flag=True, help="Run due refreshes of every SQL-defined view, forever.")
 @click.option("--every", type=float, default=60.0, show_default=True, help="Seconds between --loop rounds.")
+@click.option("--rounds", type=int, help="Stop --loop after this many rounds (default: never).")
 @click.pass_context
 def materialize(ctx: click.Context, name: str | None, start: str | None, end: str | None, chunk: str | None,
-                online_only: bool, loop: bool, every: float) -> None:
+                online_only: bool, loop: bool, every: float, rounds: int | None) -> None:
     """Bring NAME up to date: run a SQL-defined view's source query for a window (appending
     through the validated write path; re-running a window adds only what changed), or
     rebuild a view's online table from its history."""
     from fspg.errors import UserError
 
     if loop:
-        _materialize_loop(ctx, every)
+        _materialize_loop(ctx, every, rounds)
         return
     if not name:
         raise UserError("name a feature view, or use --loop")
@@ -738,17 +739,20 @@ def _echo_online(result: dict) -> None:
                f" {result['removed']:,} stale rows removed")
 
 
-def _materialize_loop(ctx: click.Context, every: float) -> None:
+def _materialize_loop(ctx: click.Context, every: float, rounds: int | None) -> None:
+    import itertools
     import time
 
     with _store(ctx) as store:
-        while True:
+        for round_number in itertools.count(1):
             for row in store.run_due_sources():
                 if row["error"]:
                     click.echo(f"{row['feature_view']}@{row['version']}: failed: {row['error']}", err=True)
                 else:
                     click.echo(f"{row['feature_view']}@{row['version']} [{row['window_start']}, {row['window_end']}):"
                                f" {row['inserted']:,} inserted, {row['quarantined']:,} quarantined")
+            if rounds is not None and round_number >= rounds:
+                return
             time.sleep(every)
 
 

@@ -192,7 +192,8 @@ def test_list_feature_views(store, conn):
 def test_example_repository_applies(store, needs_vector, conn):
     plan = store.apply(EXAMPLES)
     assert {s.action for s in plan} == {"create"}
-    assert {s.name for s in plan if s.kind == "feature_view"} == {"user_stats", "user_embeddings", "merchant_stats", "fx_rates"}
+    assert {s.name for s in plan if s.kind == "feature_view"} == {"user_stats", "user_embeddings", "merchant_stats", "fx_rates",
+                                                                 "daily_spend", "order_events"}
     assert conn.execute("SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
                         " WHERE attrelid = 'fs_online.user_embeddings__v1'::regclass AND attname = 'embedding'"
                         ).fetchone()[0] == "vector(16)"

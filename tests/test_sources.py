@@ -168,3 +168,6 @@ def test_materialize_command(store, payments, dsn):
     assert result.exit_code == 2 and "overlaps" in result.stderr and result.stderr.count("\n") == 1
     result = CliRunner().invoke(main, ["--dsn", dsn, "materialize", "daily_spend", "--online"])
     assert result.exit_code == 0 and "online rows written" in result.output
+    # The loop for deployments without cron: one round runs the due refresh (from 11-03 to now).
+    result = CliRunner().invoke(main, ["--dsn", dsn, "materialize", "--loop", "--rounds", "1", "--every", "0"])
+    assert result.exit_code == 0 and result.output.startswith("daily_spend@1 [2026-11-03") and "12 inserted" in result.output
