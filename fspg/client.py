@@ -255,21 +255,33 @@ class FeatureStore:
         """
         from fspg import training
 
-        stored = isinstance(spine, str) and features is None and service is None and model is None
         with self.connection() as conn:
-            refs = None if stored else training.feature_refs(conn, features, service, service_version, model, model_version)
-            if not stored and not isinstance(spine, str) and output is None:
+            refs = training.requested_refs(conn, spine, features, service, service_version, model, model_version)
+            if refs is not None and not isinstance(spine, str) and output is None:
                 table = training.spine_table(spine, timestamp_column)
                 count = sessions or (2 if table.num_rows >= training.PARALLEL_MIN_ROWS else 1)
                 if count > 1:
                     return training.parallel_join(self.dsn, conn, table, refs, timestamp_column, as_of, count)
                 spine = training.PreparedSpine(table)
             with training.session(self.dsn, conn) as session:
-                query = (training.query_for_stored(session, spine, version) if stored
-                         else training.query_for_spine(session, spine, refs, timestamp_column, as_of))
+                query = training.request_query(session, spine, refs, timestamp_column, as_of, version)
                 if output is not None:
                     return session.write_parquet(query, str(output), on_rows)
                 return session.read_all(query)
+
+    def stream_training_set(self, spine: Any = None, features: list[str] | None = None, *,
+                            service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
+                            timestamp_column: str = "event_ts", as_of: Any = None,
+                            version: int | None = None) -> Iterator["pa.RecordBatch"]:
+        """``get_training_set`` as a stream of Arrow record batches (about 16 MiB each), in
+        spine order, for training sets larger than memory. Same arguments; one session."""
+        from fspg import training
+
+        with self.connection() as conn:
+            refs = training.requested_refs(conn, spine, features, service, service_version, model, model_version)
+            with training.session(self.dsn, conn) as session:
+                yield from session.batches(training.request_query(session, spine, refs, timestamp_column, as_of, version))
 
     def create_training_set(self, name: str, spine: Any, features: list[str] | None = None, *,
                             service: str | None = None, service_version: int | None = None,

@@ -78,6 +78,23 @@ def feature_refs(conn: psycopg.Connection, features: list[str] | None, service: 
     return conn.execute(MODEL_REFS, {"name": model, "version": model_version}).fetchone()[0]
 
 
+def requested_refs(conn: psycopg.Connection, spine: Any, features: list[str] | None, service: str | None,
+                   service_version: int | None, model: str | None, model_version: int | None) -> list[str] | None:
+    """The feature references of a request, or None when it names a stored training set
+    (a string spine and nothing else)."""
+    if isinstance(spine, str) and features is None and service is None and model is None:
+        return None
+    return feature_refs(conn, features, service, service_version, model, model_version)
+
+
+def request_query(s: "Session", spine: Any, refs: list[str] | None, timestamp_column: str, as_of: Any,
+                  version: int | None) -> str:
+    """The SELECT of a request: a stored set's rebuild (refs None) or the join for a spine."""
+    if refs is None:
+        return query_for_stored(s, spine, version)
+    return query_for_spine(s, spine, refs, timestamp_column, as_of)
+
+
 def spine_table(spine: Any, timestamp_column: str) -> pa.Table:
     """The spine as an Arrow table with a UTC timestamp column and its row order (fs_ord).
 
@@ -165,6 +182,13 @@ class Session:
         with self._errors():
             self._cur.execute(self._render(query, params))
             return self._cur.fetchone()
+
+    def batches(self, query: str) -> Iterator[pa.RecordBatch]:
+        """The query's result, one Arrow record batch at a time (about BATCH_BYTES each)."""
+        with self._errors():
+            self._cur.execute(query)
+            reader = self._cur.fetch_record_batch()
+            yield from reader
 
     def read_all(self, query: str) -> pa.Table:
         """The query's whole result as an Arrow table."""

@@ -47,7 +47,9 @@ def test_stored_training_set_is_rebuilt_identical_after_late_and_corrected_data(
     # The same rows in SQL, for an analyst or a BI tool.
     assert conn.execute("SELECT x FROM fs_training.churn__v1").fetchall() == [(1.0,), (2.0,), (3.0,), (1.0,)]
     assert conn.execute("SELECT count(*) FROM fs_training.churn").fetchone()[0] == 4
-    # Streaming to Parquet gives the same rows again.
+    # As a stream of record batches, and streamed to Parquet: the same rows again.
+    assert pa.Table.from_batches(list(store.stream_training_set("churn", version=1))).equals(first)
+    assert pa.Table.from_batches(list(store.stream_training_set(spine(), FEATURES))).column("x").to_pylist()[0] == 100.0
     rows = store.get_training_set("churn", output=tmp_path / "churn.parquet")
     assert rows == 4 and pq.read_table(tmp_path / "churn.parquet").equals(first.replace_schema_metadata(None), check_metadata=False)
 
