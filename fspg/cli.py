@@ -781,7 +781,7 @@ def online(ctx: click.Context, features: str | None, service: str | None, keys: 
 
 @main.group()
 def source() -> None:
-    """Source databases of SQL-defined feature views (postgres_fdw)."""
+    """Sources: other databases for SQL-defined views (postgres_fdw), CDC from application databases."""
 
 
 @source.command(name="add")
