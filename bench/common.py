@@ -113,3 +113,43 @@ def save(name: str, result: dict) -> None:
     OUT.mkdir(exist_ok=True)
     (OUT / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
     print(json.dumps(result, indent=2, default=str))
+
+
+def rss() -> int:
+    """This process's resident set size, in bytes."""
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def peak_rss_during(fn: Callable[[], object]) -> tuple[int, int, object]:
+    """RSS before a call, the peak while it runs (sampled every 5 ms), and its result."""
+    import threading
+
+    before = rss()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = fn()
+    finally:
+        done.set()
+        sampler.join()
+    return before, peak[0], result
+
+
+def run_probe(script: str, *args: str) -> dict:
+    """Run a Python snippet in a fresh process (the repository importable) and parse the JSON
+    it prints last: memory is measured where nothing else has been allocated."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    out = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])

@@ -10,14 +10,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 
 import psycopg
 from pgpq import ArrowToPostgresBinaryEncoder
 
-from bench.common import bench_definitions, feature_table, fresh_database, median, save, server, timed
+from bench.common import bench_definitions, feature_table, fresh_database, median, run_probe, save, server, timed
 from fspg import FeatureStore
 from fspg.offline import read_arrow
 
@@ -62,41 +59,23 @@ def ingest_throughput(dsn: str) -> dict:
 
 
 MEMORY_PROBE = """
-import gc, json, sys, threading, time
-from bench.common import bench_definitions, feature_table
+import gc, json, sys
+from bench.common import bench_definitions, feature_table, peak_rss_during
 from fspg import FeatureStore
 
-def rss():
-    with open("/proc/self/status") as fh:
-        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith("VmRSS:"))
-
-dsn = sys.argv[1]
 table = feature_table(%(rows)d, %(features)d, seed=11)
 gc.collect()
-with FeatureStore(dsn) as store:
+with FeatureStore(sys.argv[1]) as store:
     store.apply(bench_definitions("memory_probe", %(features)d))
     store.list_feature_views()  # connect and import everything before the baseline
-    before = rss()
-    peak = [before]
-    done = threading.Event()
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss())
-            time.sleep(0.005)
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    store.insert_batch("memory_probe", table)
-    done.set()
-    sampler.join()
-print(json.dumps({"table_bytes": table.nbytes, "rss_before": before, "peak_rss": peak[0]}))
+    before, peak, _ = peak_rss_during(lambda: store.insert_batch("memory_probe", table))
+print(json.dumps({"table_bytes": table.nbytes, "rss_before": before, "peak_rss": peak}))
 """
 
 
 def client_memory(dsn: str) -> dict:
     """Peak RSS of a fresh process while insert_batch runs, against the Arrow table's size."""
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE % {"rows": ROWS, "features": FEATURES}, dsn],
-                         capture_output=True, text=True, check=True).stdout
-    m = json.loads(out.strip().splitlines()[-1])
+    m = run_probe(MEMORY_PROBE % {"rows": ROWS, "features": FEATURES}, dsn)
     return {
         "arrow_table_mb": round(m["table_bytes"] / 2**20, 1),
         "rss_before_ingest_mb": round(m["rss_before"] / 2**20, 1),

@@ -10,15 +10,13 @@ grows with spine size (100k, 1M) and history size (1M, 10M).
 """
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
 
 import numpy as np
 import psycopg
 import pyarrow as pa
 
-from bench.common import fresh_database, median, save, server, timed
+from bench.common import fresh_database, median, run_probe, save, server, timed
 from fspg import FeatureStore
 
 ENTITIES = 100_000
@@ -101,43 +99,22 @@ def duckdb_join(tables: dict[str, pa.Table], spine_table: pa.Table):
 
 
 MEMORY_PROBE = """
-import json, sys, threading, time
-sys.path.insert(0, %(root)r)
+import json, sys
+from bench.common import peak_rss_during
 from bench.training import spine, refs
 from fspg import FeatureStore
 
-def rss():
-    with open("/proc/self/status") as fh:
-        return next(int(l.split()[1]) * 1024 for l in fh if l.startswith("VmRSS:"))
-
-dsn = sys.argv[1]
 spine_table = spine(%(rows)d)
-with FeatureStore(dsn) as store:
-    store.list_feature_views()
-    before = rss()
-    peak = [before]
-    done = threading.Event()
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], rss())
-            time.sleep(0.005)
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    result = store.get_training_set(spine_table, refs())
-    done.set()
-    sampler.join()
-print(json.dumps({"result_bytes": result.nbytes, "spine_bytes": spine_table.nbytes, "rss_before": before, "peak_rss": peak[0]}))
+with FeatureStore(sys.argv[1]) as store:
+    store.list_feature_views()  # connect and import everything before the baseline
+    before, peak, result = peak_rss_during(lambda: store.get_training_set(spine_table, refs()))
+print(json.dumps({"result_bytes": result.nbytes, "spine_bytes": spine_table.nbytes, "rss_before": before, "peak_rss": peak}))
 """
 
 
 def client_memory(dsn: str, rows: int) -> dict:
     """Peak RSS of a fresh process building a training set, against the result's Arrow size."""
-    from pathlib import Path
-
-    root = str(Path(__file__).resolve().parent.parent)
-    out = subprocess.run([sys.executable, "-c", MEMORY_PROBE % {"rows": rows, "root": root}, dsn],
-                         capture_output=True, text=True, check=True).stdout
-    m = json.loads(out.strip().splitlines()[-1])
+    m = run_probe(MEMORY_PROBE % {"rows": rows}, dsn)
     return {
         "result_arrow_mb": round(m["result_bytes"] / 2**20, 1),
         "spine_arrow_mb": round(m["spine_bytes"] / 2**20, 1),

@@ -31,7 +31,7 @@ SELECT c.oid, c.relreplident,
  WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND c.relkind IN ('r', 'p')"""
 PREPARE = "SELECT fs.cdc_prepare(%(name)s, %(table)s, %(view)s, %(event_time)s, %(columns)s, %(keys)s, %(dsn)s)"
 SOURCES = "SELECT name, server_name, local_schema, tables, dsn FROM fs.source_database WHERE kind = 'cdc' ORDER BY name"
-DROP = "SELECT fs.cdc_drop(%(name)s)"
+DROP = "SELECT fs.remove_source_database(%(name)s)"
 SUBSCRIPTION_STATE = """
 SELECT s.subenabled AS enabled, st.received_lsn::text, st.latest_end_lsn::text, st.last_msg_receipt_time,
        coalesce(ss.apply_error_count, 0) AS apply_errors, coalesce(ss.sync_error_count, 0) AS sync_errors

@@ -829,11 +829,7 @@ def source_ls(ctx: click.Context, as_json: bool) -> None:
     """Source databases, then SQL-defined views: refresh, high-water mark, last error."""
     with _store(ctx) as store:
         databases = store.sources()
-        with store.connection() as conn:
-            from fspg.models import rows
-
-            views = rows(conn, "SELECT feature_view, version, refresh, high_water, runs, rows_inserted, last_error"
-                               " FROM fs.source_status ORDER BY 1, 2", {})
+        views = store.source_views()
     if as_json:
         from fspg.output import emit_json
 

@@ -505,11 +505,18 @@ class FeatureStore:
         return cdc.status(self.dsn)
 
     def sources(self) -> list[dict[str, Any]]:
-        """Registered source databases and the SQL-defined views' status (refresh, high-water mark, errors)."""
+        """Registered source databases (foreign servers and CDC sources)."""
         from fspg import sources
 
         with self.connection() as conn:
             return models.rows(conn, sources.LIST_DATABASES, {})
+
+    def source_views(self) -> list[dict[str, Any]]:
+        """SQL-defined views: refresh, start, high-water mark, last run and error, runs, rows inserted."""
+        from fspg import sources
+
+        with self.connection() as conn:
+            return models.rows(conn, sources.VIEW_STATUS, {})
 
     def remove_source(self, name: str) -> bool:
         """Drop source ``name``: a foreign server with its imported tables, or a CDC source's

@@ -136,21 +136,23 @@ def from_db_error(err: psycopg.Error) -> FspgError | psycopg.Error:
     return cls(message, hint=diag.message_hint if diag else None, sqlstate=sqlstate)
 
 
-def from_adbc_error(err: Exception) -> FspgError:
-    """The fspg exception for an error of the ADBC driver (which carries SQLSTATE and diagnostics).
+def from_adbc_error(err: Exception, failed: str = "the query failed") -> FspgError:
+    """The fspg exception for an error of the ADBC driver (which carries SQLSTATE and
+    diagnostics), or of the Arrow reader it streams through (which carries only the text).
 
     Errors that are not fspg's own are reads that failed on the data (a key that does not
-    parse as its type, say): user errors, said in one line.
+    parse as its type, say): user errors, said in one line after ``failed``.
     """
     details = dict(getattr(err, "details", None) or [])
-    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode() or str(err).splitlines()[0].split("ERROR:", 1)[-1].strip()
+    first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    primary = details.get(b"PG_DIAG_MESSAGE_PRIMARY", b"").decode() or first_line.split("ERROR:", 1)[-1].strip()
     detail = details.get(b"PG_DIAG_MESSAGE_DETAIL", b"").decode()
     hint = details.get(b"PG_DIAG_MESSAGE_HINT", b"").decode() or None
     sqlstate = getattr(err, "sqlstate", None)
     message = f"{primary}: {detail}" if detail else primary
     cls = SQLSTATE_CLASSES.get(sqlstate or "")
     if cls is None:
-        return UserError(f"the query failed: {message}", hint=hint, sqlstate=sqlstate)
+        return UserError(f"{failed}: {message}", hint=hint, sqlstate=sqlstate)
     return cls(message, hint=hint, sqlstate=sqlstate)
 
 

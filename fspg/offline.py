@@ -14,7 +14,7 @@ import psycopg
 import pyarrow as pa
 
 from fspg.connection import to_uri
-from fspg.errors import InvalidArgument, SchemaMismatch, UserError
+from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 
 LOAD_BATCH_QUERY = ("SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s)")
 HISTORY_QUERY = ("SELECT fs.history_query(%(view)s, %(start)s, %(end)s, %(features)s, %(as_of)s, %(entities)s)")
@@ -72,8 +72,7 @@ def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_
     except adbc_driver_manager.Error as err:
         # The query was written and checked by fspg; what fails here is the data (a key
         # that does not parse as its type, say): a user error, said in one line.
-        message = str(err).splitlines()[0].split("ERROR:", 1)[-1].strip()
-        raise UserError(f"the read failed: {message}") from err
+        raise from_adbc_error(err, "the read failed") from err
 
 
 def build_query(conn: psycopg.Connection, kind: str, view: str, *, entities: Any = None, as_of: Any = None,

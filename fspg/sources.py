@@ -23,6 +23,8 @@ WINDOW_FROM = ("SELECT coalesce(%(start)s, s.high_water, s.start_at) FROM fs.vie
 MATERIALIZE = "SELECT * FROM fs.materialize_source(%(view)s, %(start)s, %(end)s)"
 RECORD_ERROR = "SELECT fs.record_source_error((fs.resolve_version(%(view)s)).version_id, %(error)s)"
 RUN_DUE = "SELECT * FROM fs.run_due_sources()"
+VIEW_STATUS = ("SELECT feature_view, version, refresh, start_at, high_water, last_run_at, last_error, runs, rows_inserted"
+               " FROM fs.source_status ORDER BY feature_view, version")
 _UNITS = {"s": "seconds", "sec": "seconds", "second": "seconds", "min": "minutes", "minute": "minutes",
           "h": "hours", "hour": "hours", "d": "days", "day": "days", "w": "weeks", "week": "weeks"}
 

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from fspg.arrow import to_source
 from fspg.connection import to_uri
-from fspg.errors import InvalidArgument, SchemaMismatch, UserError, from_adbc_error
+from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.offline import utc
 
 SPINE_TABLE = "fs_spine"
@@ -169,7 +169,7 @@ class Session:
         """See exactly what the session that exported ``snapshot`` sees."""
         with self._errors():
             self._cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            self._cur.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            self._cur.execute(self._render("SET TRANSACTION SNAPSHOT %s", (snapshot,)))
 
     def upload(self, table: pa.Table) -> str:
         """The spine as the temp table pg_temp.fs_spine; returns its name."""
@@ -186,15 +186,12 @@ class Session:
     def batches(self, query: str) -> Iterator[pa.RecordBatch]:
         """The query's result, one Arrow record batch at a time (about BATCH_BYTES each)."""
         with self._errors():
-            self._cur.execute(query)
-            reader = self._cur.fetch_record_batch()
-            yield from reader
+            yield from self._reader(query)
 
     def read_all(self, query: str) -> pa.Table:
         """The query's whole result as an Arrow table."""
         with self._errors():
-            self._cur.execute(query)
-            return self._cur.fetch_record_batch().read_all()
+            return self._reader(query).read_all()
 
     def write_parquet(self, query: str, path: str, on_rows: Callable[[int], None] | None = None) -> int:
         """Stream the query's result into a Parquet file one batch at a time; returns the row count."""
@@ -202,8 +199,7 @@ class Session:
 
         rows = 0
         with self._errors():
-            self._cur.execute(query)
-            reader = self._cur.fetch_record_batch()
+            reader = self._reader(query)
             with pq.ParquetWriter(path, reader.schema) as writer:
                 for batch in reader:
                     writer.write_batch(batch)
@@ -222,19 +218,20 @@ class Session:
         self._cur.close()
         self._conn.close()
 
+    def _reader(self, query: str) -> pa.RecordBatchReader:
+        self._cur.execute(query)
+        return self._cur.fetch_record_batch()
+
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
         import adbc_driver_manager
 
         try:
             yield
-        except adbc_driver_manager.Error as err:
+        except (adbc_driver_manager.Error, OSError) as err:
+            # OSError: a failure while batches stream in (a spine key that does not parse
+            # as its type, say) reaches us through Arrow's reader, without its SQLSTATE.
             raise from_adbc_error(err) from err
-        except OSError as err:
-            # A failure while batches stream in (a spine key that does not parse as its
-            # type, say) reaches us through Arrow's reader, without its SQLSTATE.
-            message = str(err).strip().splitlines()[0].split("ERROR:", 1)[-1].strip()
-            raise UserError(f"the query failed: {message}") from err
 
 
 @contextlib.contextmanager

@@ -11,10 +11,13 @@ gets ``CREATE DATABASE … TEMPLATE`` of it and drops it afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import time
 import uuid
 from pathlib import Path
+from typing import Iterator
 
 import psycopg
 import pytest
@@ -148,3 +151,31 @@ def needs_vector(has_vector):
     """Skip where the server has no pgvector (PostgreSQL 15 from Debian); never on the embedded server."""
     if not has_vector:
         pytest.skip("pgvector is not installed on this server")
+
+
+@pytest.fixture(scope="module")
+def server_pair(tmp_path_factory):
+    """Two embedded servers of one test module's own (a primary and its replica, a source
+    and a feature store), for tests that restart or kill them."""
+    from fspg.server import EmbeddedServer
+
+    first, second = EmbeddedServer(tmp_path_factory.mktemp("first")), EmbeddedServer(tmp_path_factory.mktemp("second"))
+    first.up(), second.up()
+    yield first, second
+    first.destroy()
+    second.destroy()
+
+
+@contextlib.contextmanager
+def database_on_each(servers) -> Iterator[list[str]]:
+    """A new database of one name on each server; yields their DSNs, drops them afterwards."""
+    name = f"d{time.monotonic_ns() % 10**9}"
+    for server in servers:
+        with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield [server.status().dsn_for(name) for server in servers]
+    finally:
+        for server in reversed(servers):
+            with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from fspg import FeatureStore, cdc, errors, migrate
 from fspg.cli import main
-from fspg.server import EmbeddedServer
+from tests.conftest import database_on_each
 
 
 def definitions() -> dict:
@@ -24,39 +24,27 @@ def definitions() -> dict:
     }
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    """A source server (the application's) and a feature-store server of this module's own,
-    so they can be killed without touching the other tests' server."""
-    source, store = EmbeddedServer(tmp_path_factory.mktemp("app")), EmbeddedServer(tmp_path_factory.mktemp("store"))
-    source.up(), store.up()
-    yield source, store
-    source.destroy()
-    store.destroy()
+@pytest.fixture
+def servers(server_pair):
+    """(source, feature store): the application's server and one of this module's own, so
+    both can be killed without touching the other tests' server."""
+    return server_pair
 
 
 @pytest.fixture
 def pair(servers):
     """(source DSN with an orders table, migrated feature-store DSN with order_events)."""
-    source, store = servers
-    name = f"c{time.monotonic_ns() % 10**9}"
-    for server in (source, store):
-        with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    source_dsn, store_dsn = source.status().dsn_for(name), store.status().dsn_for(name)
-    with psycopg.connect(source_dsn, autocommit=True) as conn:
-        conn.execute("CREATE TABLE public.orders (order_id bigint PRIMARY KEY, merchant_id bigint, total numeric,"
-                     " status text, ordered_at timestamptz NOT NULL DEFAULT now())")
-        conn.execute("CREATE TABLE public.audit (note_id bigint PRIMARY KEY, note text)")
-    migrate.upgrade(store_dsn)
-    with FeatureStore(store_dsn) as fs:
-        fs.apply(definitions())
-    yield source_dsn, store_dsn
-    try:
+    with database_on_each(servers) as (source_dsn, store_dsn):
+        with psycopg.connect(source_dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE public.orders (order_id bigint PRIMARY KEY, merchant_id bigint, total numeric,"
+                         " status text, ordered_at timestamptz NOT NULL DEFAULT now())")
+            conn.execute("CREATE TABLE public.audit (note_id bigint PRIMARY KEY, note text)")
+        migrate.upgrade(store_dsn)
+        with FeatureStore(store_dsn) as fs:
+            fs.apply(definitions())
+        yield source_dsn, store_dsn
         for row in cdc.status(store_dsn):
             cdc.remove(store_dsn, row["name"])
-    except errors.FspgError:
-        pass
 
 
 def wait_for(predicate, timeout: float = 30.0) -> None:

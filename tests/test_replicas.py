@@ -15,42 +15,28 @@ from click.testing import CliRunner
 
 from fspg import FeatureStore, errors, migrate, replicas
 from fspg.cli import main
-from fspg.server import EmbeddedServer
+from tests.conftest import database_on_each
 from tests.defs import base
 
 UTC = dt.timezone.utc
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory):
-    primary = EmbeddedServer(tmp_path_factory.mktemp("primary"))
-    replica = EmbeddedServer(tmp_path_factory.mktemp("replica"))
-    primary.up(), replica.up()
-    yield primary, replica
-    primary.destroy()
-    replica.destroy()
+@pytest.fixture
+def servers(server_pair):
+    """(primary, replica)"""
+    return server_pair
 
 
 @pytest.fixture
 def pair(servers):
     """A fresh primary database (migrated, defined) and an empty replica database."""
-    primary, replica = servers
-    name = f"r{time.monotonic_ns() % 10**9}"
-    for server in (primary, replica):
-        with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    primary_dsn, replica_dsn = primary.status().dsn_for(name), replica.status().dsn_for(name)
-    migrate.upgrade(primary_dsn)
-    with FeatureStore(primary_dsn) as store:
-        store.apply(base())
-    yield primary_dsn, replica_dsn
-    try:
+    with database_on_each(servers) as (primary_dsn, replica_dsn):
+        migrate.upgrade(primary_dsn)
+        with FeatureStore(primary_dsn) as store:
+            store.apply(base())
+        yield primary_dsn, replica_dsn
         for r in replicas.status(primary_dsn):
             replicas.remove(primary_dsn, r["name"])
-    finally:
-        for server, dsn in ((replica, replica_dsn), (primary, primary_dsn)):
-            with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def online_tables(dsn: str) -> dict[str, list]:

@@ -228,12 +228,12 @@ $$;
 COMMENT ON FUNCTION fs.source_probe(text, text, integer) IS 'Checks that a source query parses and yields the entity keys and event_ts; returns the tables it reads.';
 
 CREATE OR REPLACE FUNCTION fs.due_sources()
-RETURNS TABLE (feature_view text, version integer, high_water timestamptz, refresh interval)
+RETURNS TABLE (feature_view text, version integer, version_id integer, high_water timestamptz, refresh interval)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     -- Current versions with a refresh interval whose last window ended at least that long ago.
-    SELECT fv.name, vv.version, s.high_water, s.refresh
+    SELECT fv.name, vv.version, s.version_id, s.high_water, s.refresh
       FROM fs.view_source s JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
      WHERE vv.version = fv.current_version AND vv.status = 'active' AND s.refresh IS NOT NULL
        AND coalesce(s.high_water, s.start_at) IS NOT NULL
@@ -278,8 +278,7 @@ BEGIN
             inserted := 0;
             quarantined := 0;
             error := SQLERRM;
-            PERFORM fs.record_source_error((SELECT vv.version_id FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
-                                             WHERE fv.name = v_due.feature_view AND vv.version = v_due.version), SQLERRM);
+            PERFORM fs.record_source_error(v_due.version_id, SQLERRM);
         END;
         RETURN NEXT;
     END LOOP;

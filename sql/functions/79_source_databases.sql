@@ -1,6 +1,6 @@
 -- 79_source_databases: other PostgreSQL databases (and anything with a postgres_fdw
 -- endpoint) as sources of SQL-defined feature views.
--- Owns: fs.add_source_database, fs.remove_source_database.
+-- Owns: fs.add_source_database, fs.remove_source_database (of either kind).
 -- A source database becomes a foreign server fs_src_<name> and a local schema
 -- src_<name> holding its imported tables, so a source query reads src_orders.orders like a
 -- local table. postgres_fdw ships with PostgreSQL; creating it needs the owner's rights,
@@ -77,9 +77,15 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'source % does not exist', p_name USING ERRCODE = 'YF006', HINT = 'fspg source ls lists them.';
     END IF;
-    EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', v_source.local_schema);
-    EXECUTE format('DROP SERVER IF EXISTS %I CASCADE', v_source.server_name);
+    IF v_source.kind = 'fdw' THEN
+        EXECUTE format('DROP SCHEMA IF EXISTS %I CASCADE', v_source.local_schema);
+        EXECUTE format('DROP SERVER IF EXISTS %I CASCADE', v_source.server_name);
+    ELSE
+        -- CDC: the client has dropped the subscription (and the slot on the source) first.
+        EXECUTE format('DROP TABLE IF EXISTS %I.%I', v_source.local_schema, v_source.tables[1]);
+        EXECUTE format('DROP FUNCTION IF EXISTS fs.%I()', 'cdc_' || p_name);
+    END IF;
     DELETE FROM fs.source_database d WHERE d.name = p_name;
 END
 $$;
-COMMENT ON FUNCTION fs.remove_source_database(text) IS 'Drops source NAME: its foreign server, user mapping and imported tables.';
+COMMENT ON FUNCTION fs.remove_source_database(text) IS 'Drops source NAME: a foreign server with its user mapping and imported tables, or a CDC source''s mirror table and trigger function (after the client dropped its subscription).';

@@ -1,5 +1,6 @@
 -- 85_cdc: change data capture from application databases by logical replication.
--- Owns: fs.cdc_prepare, fs.cdc_batch, fs.cdc_count, fs.cdc_position, fs.cdc_drop.
+-- Owns: fs.cdc_prepare, fs.cdc_batch, fs.cdc_count, fs.cdc_position (fs.remove_source_database
+--       drops what cdc_prepare made).
 -- The feature store subscribes to a publication of the source table; the rows land in a
 -- mirror table of the same schema-qualified name (logical replication matches by name),
 -- whose generated row trigger fs.cdc_<name>() turns every change into a history row of
@@ -202,23 +203,3 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) IS 'Makes the mirror table of a CDC source table and its trigger that feeds feature view p_view; the client then subscribes. Returns the subscription name.';
-
-CREATE OR REPLACE FUNCTION fs.cdc_drop(p_name text)
-RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET client_min_messages = warning
-AS $$
-DECLARE
-    v_source fs.source_database;
-BEGIN
-    SELECT * INTO v_source FROM fs.source_database d WHERE d.name = p_name AND d.kind = 'cdc';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'CDC source % does not exist', p_name USING ERRCODE = 'YF006', HINT = 'fspg source ls lists them.';
-    END IF;
-    EXECUTE format('DROP TABLE IF EXISTS %I.%I', v_source.local_schema, v_source.tables[1]);
-    EXECUTE format('DROP FUNCTION IF EXISTS fs.%I()', 'cdc_' || p_name);
-    DELETE FROM fs.source_database d WHERE d.name = p_name;
-END
-$$;
-COMMENT ON FUNCTION fs.cdc_drop(text) IS 'Drops a CDC source''s mirror table and trigger function and forgets it (the client drops the subscription first).';

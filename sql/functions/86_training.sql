@@ -1,6 +1,6 @@
 -- 86_training: point-in-time-correct joins of a spine against feature views, and the
 -- named, versioned, reproducible training sets built from them.
--- Owns: fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
+-- Owns: fs.relation_columns, fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
 --       fs.newest_row_lookup, fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
 --       fs.store_training_set, fs.training_set_version_of, fs.training_set_query,
 --       fs.verify_training_set.
@@ -9,6 +9,16 @@
 -- created by as_of when given, ties broken by created_ts. Never a value from the future.
 -- A stored training set keeps its spine rows and pins view versions and as_of, so its
 -- join (the view fs_training.<name>__v<N>) gives the same rows whatever arrives later.
+
+CREATE OR REPLACE FUNCTION fs.relation_columns(p_relation regclass)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(a.attname::text ORDER BY a.attnum), '{}')
+      FROM pg_attribute a WHERE a.attrelid = p_relation AND a.attnum > 0 AND NOT a.attisdropped
+$$;
+COMMENT ON FUNCTION fs.relation_columns(regclass) IS 'The column names of a table or view, in order.';
 
 CREATE OR REPLACE FUNCTION fs.is_spine_query(p_spine text)
 RETURNS boolean
@@ -112,7 +122,7 @@ DECLARE
 BEGIN
     SELECT string_agg(k, ', ' ORDER BY k) INTO v_missing
       FROM unnest(p_keys) k
-     WHERE NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_source AND a.attname = k AND a.attnum > 0 AND NOT a.attisdropped);
+     WHERE k <> ALL (fs.relation_columns(p_source));
     IF v_missing IS NOT NULL THEN
         RAISE EXCEPTION 'the spine lacks key column(s) % that the requested views need', v_missing USING ERRCODE = 'YF010';
     END IF;
@@ -262,15 +272,12 @@ AS $$
 DECLARE
     v_source  regclass := fs.spine_relation(p_spine);
     v_spine   text := fs.spine_select(v_source, p_timestamp_column);
-    v_columns text[];
 BEGIN
     IF p_as_of IS NOT NULL THEN
         PERFORM fs.settle_as_of(p_as_of);
     END IF;
     PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(p_features));
-    SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
-      FROM pg_catalog.pg_attribute a WHERE a.attrelid = v_source AND a.attnum > 0 AND NOT a.attisdropped;
-    RETURN fs.training_query(p_features, '(' || v_spine || ')', p_timestamp_column, p_as_of, v_columns);
+    RETURN fs.training_query(p_features, '(' || v_spine || ')', p_timestamp_column, p_as_of, fs.relation_columns(v_source));
 END
 $$;
 COMMENT ON FUNCTION fs.training_set_sql(text, text[], text, timestamptz) IS 'The SELECT of a point-in-time-correct training set for a spine given as a table, a view or a query (checked: no NULL timestamps or keys); run it in the same session (psql: \gexec).';
@@ -375,9 +382,7 @@ BEGIN
     EXECUTE format('CREATE TABLE fs_training.%I AS SELECT * FROM pg_temp.fs_spine_copy ORDER BY fs_ord', v_table || '__spine');
     EXECUTE format('ALTER TABLE fs_training.%I ADD PRIMARY KEY (fs_ord)', v_table || '__spine');
     EXECUTE format('ANALYZE fs_training.%I', v_table || '__spine');
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
-      FROM pg_attribute a
-     WHERE a.attrelid = format('fs_training.%I', v_table || '__spine')::regclass AND a.attnum > 0 AND NOT a.attisdropped;
+    v_columns := fs.relation_columns(format('fs_training.%I', v_table || '__spine')::regclass);
     EXECUTE format('CREATE VIEW fs_training.%I AS %s', v_table,
         fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns,
                           p_portable => true));
@@ -402,11 +407,14 @@ BEGIN
             v_hash.row_count, v_hash.content_hash, session_user)
     RETURNING ts_version_id INTO v_version_id;
     INSERT INTO fs.training_set_feature (ts_version_id, position, feature_id)
-    SELECT v_version_id, row_number() OVER (), p.feature_id FROM fs.pinned_refs(p_refs) p;
+    SELECT v_version_id, p.ord, p.feature_id
+      FROM fs.pinned_refs(p_refs) WITH ORDINALITY AS p(feature_id, ref, view_name, view_version, ord);
     UPDATE fs.training_set SET current_version = v_version WHERE training_set_id = v_set_id;
     INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-    SELECT DISTINCT 'feature_view', format('%s@%s', p.view_name, p.view_version), 'training_set', format('%s@%s', p_name, v_version)
-      FROM fs.pinned_refs(p_refs) p
+    SELECT DISTINCT 'feature_view', format('%s@%s', fv.name, vv.version), 'training_set', format('%s@%s', p_name, v_version)
+      FROM fs.training_set_feature tf JOIN fs.feature f USING (feature_id)
+      JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
+     WHERE tf.ts_version_id = v_version_id
     ON CONFLICT DO NOTHING;
     RETURN QUERY SELECT p_name, v_version, 'create'::text, v_hash.row_count, v_hash.content_hash, p_as_of;
 END
@@ -463,15 +471,12 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_row     fs.training_set_version := fs.training_set_version_of(p_name, p_version);
-    v_columns text[];
+    v_row fs.training_set_version := fs.training_set_version_of(p_name, p_version);
 BEGIN
     -- The same rows as the view fs_training.<name>__v<N>, by the faster per-partition
     -- lookups of today's partitions (the view keeps the form that outlives them).
-    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO v_columns
-      FROM pg_attribute a WHERE a.attrelid = format('fs_training.%I', v_row.spine_table)::regclass AND a.attnum > 0 AND NOT a.attisdropped;
     RETURN fs.training_query(v_row.refs, format('fs_training.%I', v_row.spine_table), v_row.timestamp_column, v_row.as_of,
-                             v_columns, p_with_ord);
+                             fs.relation_columns(format('fs_training.%I', v_row.spine_table)::regclass), p_with_ord);
 END
 $$;
 COMMENT ON FUNCTION fs.training_set_query(text, integer, boolean) IS 'The SELECT that rebuilds training set name@version (the current one when version is NULL).';

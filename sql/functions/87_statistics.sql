@@ -172,13 +172,10 @@ COMMENT ON FUNCTION fs.drift_thresholds(integer, text) IS 'Drift thresholds for 
 
 CREATE OR REPLACE FUNCTION fs.drift_report(p_base text, p_base_source text, p_new text, p_new_source text,
                                            p_start timestamptz DEFAULT NULL, p_end timestamptz DEFAULT NULL)
-RETURNS TABLE (feature text, change text, psi double precision, mean_base double precision, mean_new double precision,
-               mean_shift double precision, null_rate_base double precision, null_rate_new double precision,
-               null_rate_delta double precision, drifted boolean, reasons text[])
+RETURNS SETOF fs.drift_row
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_column
 DECLARE
     v_base fs.feature_view_version := fs.resolve_version(p_base);
     v_new  fs.feature_view_version := fs.resolve_version(p_new);
@@ -232,9 +229,7 @@ COMMENT ON FUNCTION fs.drift_report(text, text, text, text, timestamptz, timesta
 
 CREATE OR REPLACE FUNCTION fs.compare_versions(p_view text, p_base integer, p_new integer,
                                                p_start timestamptz DEFAULT NULL, p_end timestamptz DEFAULT NULL)
-RETURNS TABLE (feature text, change text, psi double precision, mean_base double precision, mean_new double precision,
-               mean_shift double precision, null_rate_base double precision, null_rate_new double precision,
-               null_rate_delta double precision, drifted boolean, reasons text[])
+RETURNS SETOF fs.drift_row
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -262,9 +257,7 @@ $$;
 COMMENT ON FUNCTION fs.compare_versions(text, integer, integer, timestamptz, timestamptz) IS 'Drift of version p_new of a feature view against p_base, over the event-time range both cover (or [start, end]).';
 
 CREATE OR REPLACE FUNCTION fs.training_serving_skew(p_view text, p_start timestamptz DEFAULT NULL, p_end timestamptz DEFAULT NULL)
-RETURNS TABLE (feature text, change text, psi double precision, mean_base double precision, mean_new double precision,
-               mean_shift double precision, null_rate_base double precision, null_rate_new double precision,
-               null_rate_delta double precision, drifted boolean, reasons text[])
+RETURNS SETOF fs.drift_row
 LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$

@@ -1,5 +1,5 @@
 -- 88_models: registered models and the feature versions they are bound to.
--- Owns: fs.pinned_refs, fs.register_model, fs.model_refs, fs.archive_model,
+-- Owns: fs.pinned_refs, fs.model_version_refs, fs.register_model, fs.model_refs, fs.archive_model,
 --       fs.deprecate_feature_view, the view fs.models.
 -- A model version pins its features (view@version.feature) when it is registered, from
 -- the training set it was trained on or from a feature list; serving by model name reads
@@ -16,6 +16,18 @@ AS $$
      ORDER BY t.ord
 $$;
 COMMENT ON FUNCTION fs.pinned_refs(text[]) IS 'Feature references resolved and pinned to view@version.feature, in request order.';
+
+CREATE OR REPLACE FUNCTION fs.model_version_refs(p_model_version_id integer)
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(format('%s@%s.%s', fv.name, vv.version, f.name) ORDER BY mf.position), '{}')
+      FROM fs.model_feature mf JOIN fs.feature f USING (feature_id)
+      JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
+     WHERE mf.model_version_id = p_model_version_id
+$$;
+COMMENT ON FUNCTION fs.model_version_refs(integer) IS 'The pinned features (view@version.feature) of one model version, in input order.';
 
 CREATE OR REPLACE FUNCTION fs.register_model(p_name text, p_version integer DEFAULT NULL, p_training_set text DEFAULT NULL,
                                              p_features text[] DEFAULT NULL, p_experiment text DEFAULT NULL,
@@ -56,15 +68,17 @@ BEGIN
                 USING ERRCODE = 'YF008', HINT = 'Write name or name@version.';
         END IF;
         v_ts := fs.training_set_version_of(v_set[1], v_set[2]::integer);
+        -- A training set's features are pinned already.
         v_refs := v_ts.refs;
+        v_ids := ARRAY(SELECT tf.feature_id FROM fs.training_set_feature tf
+                        WHERE tf.ts_version_id = v_ts.ts_version_id ORDER BY tf.position);
     ELSE
-        v_refs := ARRAY(SELECT p.ref FROM fs.pinned_refs(p_features) p);
+        SELECT array_agg(p.ref ORDER BY p.ord), array_agg(p.feature_id ORDER BY p.ord) INTO v_refs, v_ids
+          FROM fs.pinned_refs(p_features) WITH ORDINALITY AS p(feature_id, ref, view_name, view_version, ord);
     END IF;
-    v_ids := ARRAY(SELECT p.feature_id FROM fs.pinned_refs(v_refs) p);
-    SELECT string_agg(DISTINCT format('%s@%s', p.view_name, p.view_version), ', ') INTO v_deprecated
-      FROM fs.pinned_refs(v_refs) p JOIN fs.feature_view fv ON fv.name = p.view_name
-      JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id AND vv.version = p.view_version
-     WHERE vv.status = 'deprecated';
+    SELECT string_agg(DISTINCT format('%s@%s', fv.name, vv.version), ', ') INTO v_deprecated
+      FROM fs.feature f JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
+     WHERE f.feature_id = ANY (v_ids) AND vv.status = 'deprecated';
     IF v_deprecated IS NOT NULL THEN
         RAISE EXCEPTION 'model %: feature view version(s) % are deprecated', v_name, v_deprecated
             USING ERRCODE = 'YF015', HINT = 'Train on the current versions; fspg ls shows them.';
@@ -79,10 +93,7 @@ BEGIN
     IF p_version IS NOT NULL THEN
         SELECT mv.* INTO v_existing FROM fs.model_version mv WHERE mv.model_id = v_model_id AND mv.version = p_version;
         IF FOUND THEN
-            v_old_refs := ARRAY(SELECT format('%s@%s.%s', fv.name, vv.version, f.name)
-                                  FROM fs.model_feature mf JOIN fs.feature f USING (feature_id)
-                                  JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
-                                 WHERE mf.model_version_id = v_existing.model_version_id ORDER BY mf.position);
+            v_old_refs := fs.model_version_refs(v_existing.model_version_id);
             IF v_old_refs = v_refs AND v_existing.ts_version_id IS NOT DISTINCT FROM v_ts.ts_version_id
                AND v_existing.experiment IS NOT DISTINCT FROM p_experiment
                AND v_existing.params = coalesce(p_params, '{}') AND v_existing.metrics = coalesce(p_metrics, '{}') THEN
@@ -106,8 +117,9 @@ BEGIN
         ON CONFLICT DO NOTHING;
     ELSE
         INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-        SELECT DISTINCT 'feature_view', format('%s@%s', p.view_name, p.view_version), 'model', format('%s@%s', v_name, v_version)
-          FROM fs.pinned_refs(v_refs) p
+        SELECT DISTINCT 'feature_view', format('%s@%s', fv.name, vv.version), 'model', format('%s@%s', v_name, v_version)
+          FROM fs.feature f JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
+         WHERE f.feature_id = ANY (v_ids)
         ON CONFLICT DO NOTHING;
     END IF;
     RETURN QUERY SELECT v_name, v_version, 'create'::text, v_refs;
@@ -132,10 +144,7 @@ BEGIN
         RAISE EXCEPTION 'model % is not registered', p_name || coalesce('@' || p_version, '')
             USING ERRCODE = 'YF006', HINT = 'fspg models ls lists the registered models.';
     END IF;
-    RETURN ARRAY(SELECT format('%s@%s.%s', fv.name, vv.version, f.name)
-                   FROM fs.model_feature mf JOIN fs.feature f USING (feature_id)
-                   JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
-                  WHERE mf.model_version_id = v_mv_id ORDER BY mf.position);
+    RETURN fs.model_version_refs(v_mv_id);
 END
 $$;
 COMMENT ON FUNCTION fs.model_refs(text, integer) IS 'The pinned features (view@version.feature) of model name@version, or of its newest active version; YF006 for an unknown model or version.';
@@ -190,10 +199,7 @@ COMMENT ON FUNCTION fs.deprecate_feature_view(text) IS 'Marks view@version depre
 CREATE OR REPLACE VIEW fs.models AS
 SELECT m.name AS model, mv.version, mv.status, mv.experiment,
        t.name || '@' || tv.version AS training_set,
-       ARRAY(SELECT format('%s@%s.%s', fv.name, vv.version, f.name)
-               FROM fs.model_feature mf JOIN fs.feature f USING (feature_id)
-               JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
-              WHERE mf.model_version_id = mv.model_version_id ORDER BY mf.position) AS features,
+       fs.model_version_refs(mv.model_version_id) AS features,
        mv.params, mv.metrics, m.description, mv.created_at, mv.created_by
   FROM fs.model m JOIN fs.model_version mv USING (model_id)
   LEFT JOIN fs.training_set_version tv ON tv.ts_version_id = mv.ts_version_id

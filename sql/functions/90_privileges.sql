@@ -83,6 +83,7 @@ GRANT EXECUTE ON FUNCTION fs.history_query(text, timestamptz, timestamptz, text[
 -- Training sets, models, statistics (F4). Writers build training sets (the spine is
 -- read as themselves), register models and compute statistics; admins
 -- deprecate view versions; readers read, rebuild and verify.
+GRANT EXECUTE ON FUNCTION fs.relation_columns(regclass) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.spine_relation(text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.spine_select(regclass, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.spine_keys(text[]) TO fs_reader;
@@ -97,6 +98,7 @@ GRANT EXECUTE ON FUNCTION fs.training_set_query(text, integer, boolean) TO fs_re
 GRANT EXECUTE ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.store_training_set(text, text, text[], timestamptz, text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.pinned_refs(text[]) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.model_version_refs(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.model_refs(text, integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.register_model(text, integer, text, text[], text, jsonb, jsonb, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.archive_model(text, integer) TO fs_writer;
@@ -131,4 +133,3 @@ GRANT SELECT ON fs.source_status TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.add_source_database(text, jsonb, text, text, text[], text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.remove_source_database(text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) TO fs_admin;
-GRANT EXECUTE ON FUNCTION fs.cdc_drop(text) TO fs_admin;

@@ -93,6 +93,21 @@ CREATE TABLE fs.feature_stats (
 CREATE INDEX ON fs.feature_stats (feature_id, source, computed_at DESC);
 COMMENT ON TABLE fs.feature_stats IS 'Statistics of one feature over a time range of its history (or of its online table): count, nulls, min/max/mean/stddev, quantiles p0..p100 (101 values), distinct values, histogram (numeric: 10 equal-width bins; text/bool: the most frequent values).';
 
+CREATE TYPE fs.drift_row AS (
+    feature         text,
+    change          text,
+    psi             double precision,
+    mean_base       double precision,
+    mean_new        double precision,
+    mean_shift      double precision,
+    null_rate_base  double precision,
+    null_rate_new   double precision,
+    null_rate_delta double precision,
+    drifted         boolean,
+    reasons         text[]
+);
+COMMENT ON TYPE fs.drift_row IS 'One feature of a drift report (compare_versions, training_serving_skew): schema change, PSI, mean shift in baseline stddevs, null rates, and the thresholds it crossed.';
+
 -- Drift thresholds are monitoring settings, not part of a version's identity:
 -- changing them updates the view in place.
 ALTER TABLE fs.feature_view ADD COLUMN drift jsonb NOT NULL DEFAULT '{}';
