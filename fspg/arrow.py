@@ -81,6 +81,21 @@ class BatchSource:
                 hi = bmax if hi is None else max(hi, bmax)
         return lo, hi
 
+    def column_days(self, name: str) -> list[dt.datetime]:
+        """The distinct UTC days (as midnight instants) a timestamp column touches, in order:
+        what the store needs to know to create exactly the partitions a batch lands in."""
+        import pyarrow.compute as pc
+
+        days: set[int] = set()
+        for batch in self.batches():
+            column = batch.column(name)
+            per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[column.type.unit]
+            # The stored integer is UTC whatever the zone: floor it to whole days.
+            epoch = pc.cast(column, pa.int64())
+            days.update(v for v in pc.unique(pc.floor(pc.divide(pc.cast(epoch, pa.float64()), per_day))).to_pylist()
+                        if v is not None)
+        return [dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=int(d)) for d in sorted(days)]
+
 
 def to_source(data: Any, *, chunk_rows: int = 65_536) -> BatchSource:
     """A BatchSource over a dict of columns, Arrow table/batch/reader, pandas or polars DataFrame,

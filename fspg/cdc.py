@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from fspg import subscriptions
 from fspg.connection import connect, describe_dsn
 from fspg.errors import ConnectionFailed, NotFound, SchemaMismatch, UserError, mapped_errors
 
@@ -30,6 +31,8 @@ SELECT c.oid, c.relreplident,
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND c.relkind IN ('r', 'p')"""
 PREPARE = "SELECT fs.cdc_prepare(%(name)s, %(table)s, %(view)s, %(event_time)s, %(columns)s, %(keys)s, %(dsn)s)"
+LEND_SCHEMA = ("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s)"
+               " AND NOT has_schema_privilege('fs_owner', %(schema)s, 'CREATE')")
 SOURCES = "SELECT name, server_name, local_schema, tables, dsn FROM fs.source_database WHERE kind = 'cdc' ORDER BY name"
 DROP = "SELECT fs.remove_source_database(%(name)s)"
 SUBSCRIPTION_STATE = """
@@ -69,8 +72,16 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                 hint=f"ALTER TABLE {schema}.{relation} ADD PRIMARY KEY (...), or"
                      f" ALTER TABLE {schema}.{relation} REPLICA IDENTITY FULL, on the source")
         with connect(store_dsn) as store:
+            # The mirror table must carry the source's schema-qualified name and belongs to
+            # fs_owner, which may create in that schema for this transaction only.
+            lend = store.execute(LEND_SCHEMA, {"schema": schema}).fetchone()[0]
+            if lend:
+                store.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO fs_owner").format(sql.Identifier(schema)))
             store.execute(PREPARE, {"name": name, "table": f"{schema}.{relation}", "view": view, "event_time": event_time,
-                                    "columns": json.dumps(found["columns"]), "keys": found["keys"] or [], "dsn": source_dsn})
+                                    "columns": json.dumps(found["columns"]), "keys": found["keys"] or [],
+                                    "dsn": describe_dsn(source_dsn)})
+            if lend:
+                store.execute(sql.SQL("REVOKE CREATE ON SCHEMA {} FROM fs_owner").format(sql.Identifier(schema)))
             store.commit()
         try:
             _publish(source, publication, schema, relation)
@@ -79,10 +90,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
             if not source.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [subscription]).fetchone():
                 source.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
             with connect(store_dsn, autocommit=True) as store:
-                store.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}"
-                                      " WITH (slot_name = {}, create_slot = false)").format(
-                    sql.Identifier(subscription), sql.Literal(source_dsn), sql.Identifier(publication),
-                    sql.Literal(subscription)))
+                subscriptions.create(store, subscription, source_dsn, publication, subscription)
             _wait_until_synced(store_dsn, subscription)
         except Exception:
             with connect(store_dsn, autocommit=True) as store:
@@ -91,6 +99,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                 store.execute(DROP, {"name": name})
             source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                            " WHERE slot_name = %s AND NOT active", [subscription])
+            _unpublish(source, publication, schema, relation)
             raise
     return subscription
 
@@ -111,6 +120,17 @@ def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0
                 raise UserError(f"the initial copy of subscription {subscription} did not finish in {timeout:.0f} s",
                                 hint="see the feature store server's log for the apply worker's error")
             time.sleep(0.1)
+
+
+def _unpublish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:
+    """Undo _publish after a failed add: the table leaves the publication, an empty one goes."""
+    if source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone():
+        tables = source.execute("SELECT count(*) FROM pg_publication_tables WHERE pubname = %s", [publication]).fetchone()[0]
+        if tables <= 1:
+            source.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(publication)))
+        else:
+            source.execute(sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
+                sql.Identifier(publication), sql.Identifier(schema, relation)))
 
 
 def _publish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:

@@ -218,6 +218,8 @@ def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], flo
                          " SELECT 1 + (i * 7919) %% 2000, round((random() * 200)::numeric, 2),"
                          "        %s::timestamptz - (i %% 2880) * interval '1 minute' FROM generate_series(1, 20000) i",
                          [now.replace(hour=0, minute=0, second=0)])
+        # Source queries run as fs_source, which reads only what it is granted.
+        conn.execute("GRANT SELECT ON public.payments TO fs_source")
     windows = store.materialize("daily_spend")  # from its high-water mark (first: source.start) to now
     for window in windows:
         echo(f"  window [{window['window_start']:%Y-%m-%d %H:%M}, {window['window_end']:%Y-%m-%d %H:%M}): {window['rows_in']:,} rows"

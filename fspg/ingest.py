@@ -32,13 +32,12 @@ from fspg.arrow import BatchShaper, BatchSource, ViewColumn, to_source
 VIEW_COLUMNS = "SELECT name, role, dtype FROM fs.view_columns(%(view)s)"
 VERSION = "SELECT version_id, offline_table FROM fs.resolve_version(%(view)s)"
 NEXT_BATCH_ID = "SELECT nextval('fs.ingest_batch_id_seq')"
-ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(lo)s, %(hi)s)"
+ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[])"
 FUTURE_LIMIT = "SELECT now() + fs.max_future_skew()"
 INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
           " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s)")
 LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
-              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(rows)s, %(columns)s,"
-              " %(lo)s, %(hi)s, %(started)s)")
+              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s)")
 REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
           " FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s)")
 SET_WORK_MEM = "SELECT set_config('work_mem', %(work_mem)s, true)"
@@ -126,6 +125,13 @@ def _event_range(conn: psycopg.Connection, batches: BatchSource, shaper: BatchSh
     return (lo, hi) if floor <= lo and hi <= ceiling else None
 
 
+def _event_days(batches: BatchSource, shaper: BatchShaper, event_range) -> list[dt.datetime]:
+    """The UTC days the batch's events fall on (the store creates partitions for those only)."""
+    if shaper.stamp is not None:
+        return [event_range[0]]
+    return batches.column_days("event_ts")
+
+
 def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> IngestResult | None:
     from pgpq import ArrowToPostgresBinaryEncoder
 
@@ -134,13 +140,14 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> Inges
     if event_range is None:
         return None
     lo, hi = event_range
+    days = _event_days(batches, shaper, event_range)
     # Partitions first, in a transaction of their own when we can, so the batch's
     # transaction does not hold the partition lock while it copies.
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:
         with conn.transaction():
-            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "lo": lo, "hi": hi})
+            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": days})
     else:
-        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "lo": lo, "hi": hi})
+        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": days})
     started_at = dt.datetime.now(dt.timezone.utc)
     encoder = ArrowToPostgresBinaryEncoder(shaper.data_schema.append(_batch_id_field()))
     columns = [f.name for f in shaper.data_schema] + ["batch_id"]
@@ -163,11 +170,10 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> Inges
                         if progress:
                             progress(batch.num_rows)
                     copy.write(encoder.finish())
-                rows = cur.rowcount
             row = conn.execute(LOG_DIRECT, {
-                "batch_id": batch_id, "view": view, "mode": mode, "source": source, "rows": rows,
+                "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
-                "lo": lo, "hi": hi, "started": started_at}).fetchone()
+                "started": started_at}).fetchone()
         return IngestResult(*row)
     except ROW_REFUSED:
         if progress and sent:

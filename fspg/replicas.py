@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from fspg import subscriptions
 from fspg.connection import connect, describe_dsn
 from fspg.errors import ConnectionFailed, UserError
 
@@ -68,11 +69,24 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
         primary.execute("SELECT fs.ensure_publication()")
         with connect(replica_dsn, autocommit=True) as replica:
             _apply_ddl(primary, replica)
-            replica.execute(sql.SQL(
-                "CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION fspg_online WITH (slot_name = {})").format(
-                sql.Identifier(subscription), sql.Literal(primary_dsn), sql.Literal(subscription)))
-        primary.execute(REGISTER, {"name": name, "dsn": replica_dsn, "sub": subscription})
-    return Replica(name, replica_dsn, subscription, subscription)
+            # The slot first, on the primary: the subscription is made without connecting,
+            # so its password never reaches a statement (fspg.subscriptions).
+            if not primary.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [subscription]).fetchone():
+                primary.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
+            try:
+                subscriptions.create(replica, subscription, primary_dsn, "fspg_online", subscription)
+            except Exception:
+                if replica.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [subscription]).fetchone():
+                    replica.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(subscription)))
+                    replica.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(sql.Identifier(subscription)))
+                    replica.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(subscription)))
+                primary.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                                " WHERE slot_name = %s AND NOT active", [subscription])
+                raise
+        # The registry keeps how to reach the replica, never its password (a client's
+        # .pgpass or PGPASSWORD supplies it to status and sync).
+        primary.execute(REGISTER, {"name": name, "dsn": describe_dsn(replica_dsn), "sub": subscription})
+    return Replica(name, describe_dsn(replica_dsn), subscription, subscription)
 
 
 def _same_server(a: str, b: str) -> bool:

@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, ContextManager
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
 from fspg.errors import InvalidArgument, SourceFailed
@@ -85,6 +86,8 @@ def run_due(conn: psycopg.Connection) -> list[dict[str, Any]]:
 
 
 ADD_DATABASE = "SELECT * FROM fs.add_source_database(%(name)s, %(options)s, %(user)s, %(password)s, %(tables)s, %(schema)s)"
+IMPORT_TABLES = "SELECT * FROM fs.import_source_tables(%(name)s, %(schema)s)"
+IS_SUPERUSER = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 REMOVE_DATABASE = "SELECT fs.remove_source_database(%(name)s)"
 LIST_DATABASES = "SELECT name, kind, local_schema, tables, added_at, added_by FROM fs.source_database ORDER BY name"
 
@@ -100,6 +103,12 @@ def add_database(conn: psycopg.Connection, name: str, dsn: str, tables: list[str
         raise InvalidArgument(f"not a PostgreSQL DSN: {err}") from None
     options = {k: str(v) for k, v in params.items() if k in ("host", "port", "dbname", "sslmode", "connect_timeout")}
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(ADD_DATABASE, {
+        cur.execute(ADD_DATABASE, {
             "name": name, "options": Jsonb(options), "user": params.get("user") or "postgres",
-            "password": params.get("password"), "tables": list(tables), "schema": schema}).fetchone()
+            "password": params.get("password"), "tables": list(tables), "schema": schema})
+        if not params.get("password") and cur.execute(IS_SUPERUSER).fetchone()["rolsuper"]:
+            # postgres_fdw lets roles other than superusers (fs_owner, fs_source) use a
+            # mapping without a password only when a superuser says so: this one does.
+            cur.execute(sql.SQL("ALTER USER MAPPING FOR PUBLIC SERVER {} OPTIONS (ADD password_required 'false')").format(
+                sql.Identifier(f"fs_src_{name}")))
+        return cur.execute(IMPORT_TABLES, {"name": name, "schema": schema}).fetchone()

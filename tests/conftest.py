@@ -93,6 +93,11 @@ def new_database(admin_dsn: str, template: str | None = None) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         clause = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
         conn.execute(f'CREATE DATABASE "{name}"{clause}')
+        if template:
+            # CREATE DATABASE … TEMPLATE copies objects, not the database's own grants:
+            # what fspg migrate grants on the database is given to the copy here.
+            conn.execute(f'GRANT CREATE, TEMPORARY ON DATABASE "{name}" TO fs_owner')
+            conn.execute(f'GRANT TEMPORARY ON DATABASE "{name}" TO fs_source')
     return name
 
 

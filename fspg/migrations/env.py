@@ -12,6 +12,10 @@ from fspg.migrations.sqlrun import execute_sql
 from fspg.sqlfiles import function_files, read_function_file
 
 VERSION_SCHEMA = "fs"
+DATABASE_GRANTS = """DO $grants$ BEGIN
+    EXECUTE format('GRANT CREATE, TEMPORARY ON DATABASE %I TO fs_owner', current_database());
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO fs_source', current_database());
+END $grants$;"""
 VERSION_TABLE = "alembic_version"
 
 
@@ -21,8 +25,15 @@ def _apply_functions() -> None:
     target = context.get_revision_argument()
     if target not in ("head", context.script.get_current_head()):
         return
+    # As the owner: every function, generated table and grant belongs to fs_owner (a
+    # NOLOGIN role that is never a superuser), whoever runs the migration.
+    # The database's own grants to the owner are re-given on every migrate: a copy made
+    # with CREATE DATABASE … TEMPLATE has the objects but not those grants.
+    execute_sql(DATABASE_GRANTS)
+    execute_sql("SET LOCAL ROLE fs_owner;")
     for name in function_files():
         execute_sql(f"-- sql/functions/{name}\n" + read_function_file(name))
+    execute_sql("RESET ROLE;")
 
 
 def run_offline() -> None:

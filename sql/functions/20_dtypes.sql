@@ -1,5 +1,6 @@
 -- 20_dtypes: the feature and key data types fspg accepts and their SQL types.
--- Owns: fs.normalize_dtype, fs.sql_type, fs.vector_dimension.
+-- Owns: fs.normalize_dtype, fs.sql_type, fs.vector_dimension, fs.is_trusted_type,
+--       fs.trusted_type (type names from callers or stored rows, read through the catalog).
 -- A dtype is written the way users write it in a definitions file (float8, vector(16),
 -- text[]); normalize_dtype turns aliases into one spelling so versions compare equal.
 
@@ -151,3 +152,45 @@ AS $$
      WHERE e.extname = 'vector'
 $$;
 COMMENT ON FUNCTION fs.vector_schema() IS 'The schema pgvector is installed in (NULL without pgvector): fspg qualifies its types and operators.';
+
+CREATE OR REPLACE FUNCTION fs.is_trusted_type(p_type oid)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Types fspg's SECURITY DEFINER functions may create columns of: PostgreSQL's own
+    -- and pgvector's (and arrays of them). A type a caller made (a domain with a CHECK,
+    -- say) would run the caller's code as the owner.
+    SELECT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_type t
+         WHERE t.oid = coalesce(nullif((SELECT e.typelem FROM pg_catalog.pg_type e WHERE e.oid = p_type AND e.typcategory = 'A'), 0), p_type)
+           AND (t.typnamespace = 'pg_catalog'::regnamespace
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension x ON x.oid = d.refobjid
+                            WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid
+                              AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
+                              AND x.extname = 'vector')))
+$$;
+COMMENT ON FUNCTION fs.is_trusted_type(oid) IS 'Whether a type is built in or pgvector''s (or an array of one): the only types fspg creates columns of from what a caller describes.';
+
+CREATE OR REPLACE FUNCTION fs.trusted_type(p_type text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_type regtype;
+BEGIN
+    -- Read through the catalog, never pasted: 'int); DROP ...' is not a type name.
+    BEGIN
+        v_type := p_type::regtype;
+    EXCEPTION WHEN OTHERS THEN
+        RAISE EXCEPTION 'unknown type %', quote_literal(p_type) USING ERRCODE = 'YF010';
+    END;
+    IF NOT fs.is_trusted_type(v_type) THEN
+        RAISE EXCEPTION 'type % is not a built-in type', v_type::text
+            USING ERRCODE = 'YF010', HINT = 'fspg only stores built-in and pgvector types.';
+    END IF;
+    RETURN format_type(v_type, NULL);
+END
+$$;
+COMMENT ON FUNCTION fs.trusted_type(text) IS 'A type name resolved through the catalog and spelled by format_type (without a type modifier), or YF010 when it is unknown or not built in.';

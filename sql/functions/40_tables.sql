@@ -79,7 +79,7 @@ BEGIN
              ELSE 'global_key' END);
 
     EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_offline);
-    EXECUTE format('GRANT INSERT ON fs_offline.%I TO fs_writer', v_offline);
+    -- INSERT (every column but created_ts) is granted by fs.install_history_triggers.
     EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_online);
 
     -- Nearest-neighbour indexes declared on vector features, on the online table.

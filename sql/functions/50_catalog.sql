@@ -319,32 +319,31 @@ DECLARE
     v_version    integer;
     v_sv_id      integer;
     v_dup        text;
+    v_refs       fs.work_feature[];
 BEGIN
     PERFORM fs.reject_unknown_fields('feature service ' || v_name, p_spec, ARRAY['name', 'description', 'features']);
     IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
         RAISE EXCEPTION 'feature service % lists no features', v_name USING ERRCODE = 'YF008';
     END IF;
 
-    CREATE TEMP TABLE IF NOT EXISTS fs_resolved_refs (ord bigint, feature_id integer, view_name text, view_version integer, feature_name text)
-        ON COMMIT DROP;
-    TRUNCATE fs_resolved_refs;
-    INSERT INTO fs_resolved_refs
-    SELECT row_number() OVER (), r.*
-      FROM jsonb_array_elements_text(p_spec -> 'features') WITH ORDINALITY AS t(ref, ord),
-           LATERAL fs.resolve_feature_ref(t.ref) r
-     ORDER BY t.ord;
-    SELECT format('%s@%s.%s', view_name, view_version, feature_name) INTO v_dup
-      FROM fs_resolved_refs GROUP BY feature_id, view_name, view_version, feature_name HAVING count(*) > 1 LIMIT 1;
+    -- An array, not a temp table: a caller could have made one of that name first.
+    v_refs := ARRAY(
+        SELECT ROW(t.ord, r.feature_id, NULL, r.view_name, r.view_version, r.feature_name, NULL)::fs.work_feature
+          FROM jsonb_array_elements_text(p_spec -> 'features') WITH ORDINALITY AS t(ref, ord),
+               LATERAL fs.resolve_feature_ref(t.ref) r
+         ORDER BY t.ord, r.feature_id);
+    SELECT format('%s@%s.%s', view_name, view_version, feature) INTO v_dup
+      FROM unnest(v_refs) GROUP BY feature_id, view_name, view_version, feature HAVING count(*) > 1 LIMIT 1;
     IF v_dup IS NOT NULL THEN
         RAISE EXCEPTION 'feature service % lists % twice', v_name, v_dup USING ERRCODE = 'YF004';
     END IF;
     SELECT string_agg(DISTINCT format('%s@%s', view_name, view_version), ', ') INTO v_dup
-      FROM fs_resolved_refs r
-     WHERE EXISTS (SELECT 1 FROM fs_resolved_refs o WHERE o.view_name = r.view_name AND o.view_version <> r.view_version);
+      FROM unnest(v_refs) r
+     WHERE EXISTS (SELECT 1 FROM unnest(v_refs) o WHERE o.view_name = r.view_name AND o.view_version <> r.view_version);
     IF v_dup IS NOT NULL THEN
         RAISE EXCEPTION 'feature service % mixes versions of one feature view: %', v_name, v_dup USING ERRCODE = 'YF008';
     END IF;
-    SELECT array_agg(feature_id ORDER BY ord) INTO v_resolved FROM fs_resolved_refs;
+    SELECT array_agg(feature_id ORDER BY ordinality) INTO v_resolved FROM unnest(v_refs) WITH ORDINALITY;
 
     kind := 'feature_service'; name := v_name;
     SELECT * INTO v_service FROM fs.feature_service s WHERE s.name = v_name FOR UPDATE;
@@ -377,12 +376,12 @@ BEGIN
     VALUES (v_service.service_id, v_version, p_spec -> 'features')
     RETURNING service_version_id INTO v_sv_id;
     INSERT INTO fs.feature_service_feature (service_version_id, position, feature_id)
-    SELECT v_sv_id, ord, feature_id FROM fs_resolved_refs;
+    SELECT v_sv_id, r.ordinality, r.feature_id FROM unnest(v_refs) WITH ORDINALITY r;
     UPDATE fs.feature_service SET current_version = v_version WHERE service_id = v_service.service_id;
     PERFORM fs.create_service_functions(v_sv_id);
     INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
     SELECT DISTINCT 'feature_view', format('%s@%s', view_name, view_version), 'feature_service', format('%s@%s', v_name, v_version)
-      FROM fs_resolved_refs;
+      FROM unnest(v_refs);
     version := v_version;
     RETURN NEXT;
 END
@@ -402,28 +401,27 @@ BEGIN
     -- Serialise appliers: two applies of one view must not both make version N+1.
     PERFORM pg_advisory_xact_lock(hashtext('fspg.apply'));
 
-    CREATE TEMP TABLE IF NOT EXISTS fs_apply_plan (ord serial, kind text, name text, version integer, action text) ON COMMIT DROP;
-    TRUNCATE fs_apply_plan;
+    -- The plan is a value, not a temp table: a caller could have made one of that name first.
     BEGIN
-        INSERT INTO fs_apply_plan (kind, name, version, action)
-        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'entities', '[]')) e, fs.apply_entity(e) r;
-        INSERT INTO fs_apply_plan (kind, name, version, action)
-        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_views', '[]')) e, fs.apply_feature_view(e) r;
-        INSERT INTO fs_apply_plan (kind, name, version, action)
-        SELECT r.* FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_services', '[]')) e, fs.apply_feature_service(e) r;
+        v_plan := coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY e.ord, r.ord)
+                              FROM jsonb_array_elements(coalesce(p_definitions -> 'entities', '[]')) WITH ORDINALITY e(spec, ord),
+                                   fs.apply_entity(e.spec) WITH ORDINALITY r(kind, name, version, action, ord)), '[]')
+               || coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY e.ord, r.ord)
+                              FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_views', '[]')) WITH ORDINALITY e(spec, ord),
+                                   fs.apply_feature_view(e.spec) WITH ORDINALITY r(kind, name, version, action, ord)), '[]')
+               || coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY e.ord, r.ord)
+                              FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_services', '[]')) WITH ORDINALITY e(spec, ord),
+                                   fs.apply_feature_service(e.spec) WITH ORDINALITY r(kind, name, version, action, ord)), '[]');
         IF p_dry_run THEN
             -- Roll the whole apply back but keep its plan: the plan is exactly what would happen.
-            SELECT jsonb_agg(to_jsonb(p) ORDER BY p.ord) INTO v_plan FROM fs_apply_plan p;
-            RAISE EXCEPTION USING ERRCODE = 'YF999', MESSAGE = coalesce(v_plan, '[]')::text;
+            RAISE EXCEPTION USING ERRCODE = 'YF999', MESSAGE = v_plan::text;
         END IF;
     EXCEPTION WHEN SQLSTATE 'YF999' THEN
-        TRUNCATE fs_apply_plan;
-        RETURN QUERY SELECT p.kind, p.name, p.version, p.action
-                       FROM jsonb_to_recordset(SQLERRM::jsonb) AS p(ord int, kind text, name text, version integer, action text)
-                      ORDER BY p.ord;
-        RETURN;
+        v_plan := SQLERRM::jsonb;
     END;
-    RETURN QUERY SELECT p.kind, p.name, p.version, p.action FROM fs_apply_plan p ORDER BY p.ord;
+    RETURN QUERY SELECT p.step ->> 'kind', p.step ->> 'name', (p.step ->> 'version')::integer, p.step ->> 'action'
+                   FROM jsonb_array_elements(v_plan) WITH ORDINALITY AS p(step, ord)
+                  ORDER BY p.ord;
 END
 $$;
 COMMENT ON FUNCTION fs.apply(jsonb, boolean) IS 'Applies a definitions document {entities, feature_views, feature_services} in one transaction; with p_dry_run the plan is returned and nothing changes.';

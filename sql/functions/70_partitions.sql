@@ -1,6 +1,7 @@
 -- 70_partitions: time partitions of history tables, and their upkeep.
--- Owns: fs.period_start, fs.partition_name, fs.ensure_partitions (create missing range
---       partitions, moving rows out of the default partition first),
+-- Owns: fs.period_start, fs.partition_name, fs.periods_between, fs.max_new_partitions,
+--       fs.ensure_partitions (create missing range partitions, bounded, moving rows out of
+--       the default partition first),
 --       fs.drop_expired_partitions (retention), fs.forget_online_without_history,
 --       fs.fold_history_stats, fs.maintain.
 -- Periods are computed in UTC whatever the session's TimeZone.
@@ -24,7 +25,32 @@ AS $$
 $$;
 COMMENT ON FUNCTION fs.partition_name(integer, text, timestamptz) IS 'Name of the history partition of a version that starts at p_start.';
 
-CREATE OR REPLACE FUNCTION fs.ensure_partitions(p_version_id integer, p_from timestamptz, p_to timestamptz)
+CREATE OR REPLACE FUNCTION fs.max_new_partitions()
+RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- The database's own setting (ALTER DATABASE … SET fspg.max_new_partitions = N), not
+    -- the session's: a writer must not lift the bound with SET.
+    SELECT coalesce((SELECT split_part(c, '=', 2)::integer
+                       FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) c
+                      WHERE s.setdatabase = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+                        AND s.setrole = 0 AND c ~ '^fspg\.max_new_partitions=\d{1,6}$'), 400)
+$$;
+COMMENT ON FUNCTION fs.max_new_partitions() IS 'How many history partitions one call may create (default 400; ALTER DATABASE … SET fspg.max_new_partitions = N). Rows of periods beyond it wait in the default partition until fspg maintain.';
+
+CREATE OR REPLACE FUNCTION fs.periods_between(p_granularity text, p_from timestamptz, p_to timestamptz)
+RETURNS timestamptz[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(array_agg(p ORDER BY p), '{}')
+      FROM generate_series(fs.period_start(p_granularity, p_from), p_to, ('1 ' || p_granularity)::interval) p
+     WHERE p_from IS NOT NULL AND p_to IS NOT NULL
+$$;
+COMMENT ON FUNCTION fs.periods_between(text, timestamptz, timestamptz) IS 'Start of every partition period from the one holding p_from up to p_to.';
+
+CREATE OR REPLACE FUNCTION fs.ensure_partitions(p_version_id integer, p_periods timestamptz[])
 RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -32,51 +58,61 @@ AS $$
 DECLARE
     v_table   text;
     v_gran    text;
+    v_keep    interval;
     v_start   timestamptz;
     v_end     timestamptz;
     v_name    text;
     v_moved   bigint;
     v_created integer := 0;
 BEGIN
-    IF p_from IS NULL OR p_to IS NULL THEN
+    SELECT offline_table, partition_by, retention INTO v_table, v_gran, v_keep
+      FROM fs.feature_view_version WHERE version_id = p_version_id;
+    IF v_table IS NULL OR p_periods IS NULL THEN
         RETURN 0;
     END IF;
-    SELECT offline_table, partition_by INTO v_table, v_gran
-      FROM fs.feature_view_version WHERE version_id = p_version_id;
     -- One creator per version at a time; the others find the partitions made.
     PERFORM pg_advisory_xact_lock(hashtext('fspg.partitions'), p_version_id);
-    v_start := fs.period_start(v_gran, greatest(p_from, '1970-01-01 00:00+00'));
-    WHILE v_start <= p_to LOOP
-        v_end := v_start + ('1 ' || v_gran)::interval;
+    -- Bounded whoever calls: plausible periods only (from 1970, or the view's retention,
+    -- to the future bound), newest first, at most fs.max_new_partitions() new ones. Rows
+    -- of the periods left out land in the default partition; fspg maintain adopts them.
+    FOR v_start IN
+        SELECT DISTINCT fs.period_start(v_gran, p) AS period FROM unnest(p_periods) p
+         WHERE p >= greatest('1970-01-01 00:00+00'::timestamptz, now() - coalesce(v_keep, interval '0') - ('1 ' || v_gran)::interval
+                                                                  - CASE WHEN v_keep IS NULL THEN now() - '1970-01-01 00:00+00' ELSE interval '0' END)
+           AND p <= now() + fs.max_future_skew() + ('1 ' || v_gran)::interval * 3
+         ORDER BY 1 DESC
+    LOOP
         v_name := fs.partition_name(p_version_id, v_table, v_start);
-        IF to_regclass(format('fs_offline.%I', v_name)) IS NULL THEN
-            EXECUTE format('SELECT count(*) FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L',
-                           v_table || '_default', v_start, v_end) INTO v_moved;
-            IF v_moved = 0 THEN
-                EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
-                               v_name, v_table, v_start, v_end);
-            ELSE
-                -- Rows that arrived before their partition existed: move them in, then attach.
-                EXECUTE format('CREATE TABLE fs_offline.%I (LIKE fs_offline.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
-                               v_name, v_table);
-                EXECUTE format('WITH moved AS (DELETE FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L RETURNING *)'
-                               ' INSERT INTO fs_offline.%I SELECT * FROM moved',
-                               v_table || '_default', v_start, v_end, v_name);
-                EXECUTE format('ALTER TABLE fs_offline.%I ATTACH PARTITION fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
-                               v_table, v_name, v_start, v_end);
-                INSERT INTO fs.maintenance_log (version_id, action, detail)
-                VALUES (p_version_id, 'move from default', format('%s rows into %s', v_moved, v_name));
-            END IF;
+        CONTINUE WHEN to_regclass(format('fs_offline.%I', v_name)) IS NOT NULL;
+        EXIT WHEN v_created >= fs.max_new_partitions();
+        v_end := v_start + ('1 ' || v_gran)::interval;
+        EXECUTE format('SELECT count(*) FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L',
+                       v_table || '_default', v_start, v_end) INTO v_moved;
+        IF v_moved = 0 THEN
+            EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
+                           v_name, v_table, v_start, v_end);
+        ELSE
+            -- Rows that arrived before their partition existed: move them in, then attach.
+            EXECUTE format('CREATE TABLE fs_offline.%I (LIKE fs_offline.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',
+                           v_name, v_table);
+            EXECUTE format('WITH moved AS (DELETE FROM fs_offline.%I WHERE event_ts >= %L AND event_ts < %L RETURNING *)'
+                           ' INSERT INTO fs_offline.%I SELECT * FROM moved',
+                           v_table || '_default', v_start, v_end, v_name);
+            EXECUTE format('ALTER TABLE fs_offline.%I ATTACH PARTITION fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
+                           v_table, v_name, v_start, v_end);
             INSERT INTO fs.maintenance_log (version_id, action, detail)
-            VALUES (p_version_id, 'create partition', format('%s [%s, %s)', v_name, v_start, v_end));
-            v_created := v_created + 1;
+            VALUES (p_version_id, 'move from default', format('%s rows into %s', v_moved, v_name));
         END IF;
-        v_start := v_end;
+        -- Readers (training sets) name partitions directly; their rights are not inherited.
+        EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_name);
+        INSERT INTO fs.maintenance_log (version_id, action, detail)
+        VALUES (p_version_id, 'create partition', format('%s [%s, %s)', v_name, v_start, v_end));
+        v_created := v_created + 1;
     END LOOP;
     RETURN v_created;
 END
 $$;
-COMMENT ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz) IS 'Creates the missing history partitions of a version covering [p_from, p_to], moving rows out of the default partition; returns how many it created.';
+COMMENT ON FUNCTION fs.ensure_partitions(integer, timestamptz[]) IS 'Creates the missing history partitions of a version for the periods holding p_periods (plausible ones only, newest first, at most fs.max_new_partitions()), moving rows out of the default partition; returns how many it created.';
 
 CREATE OR REPLACE FUNCTION fs.drop_expired_partitions(p_version_id integer)
 RETURNS integer
@@ -163,7 +199,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v        record;
-    v_period timestamptz;
+    v_periods timestamptz[];
     v_default text;
 BEGIN
     FOR v IN
@@ -189,13 +225,12 @@ BEGIN
             END IF;
         END IF;
         EXECUTE format('SELECT count(*) FROM fs_offline.%I', v_default) INTO default_rows_moved;
-        FOR v_period IN EXECUTE format('SELECT DISTINCT fs.period_start(%L, event_ts) FROM fs_offline.%I ORDER BY 1',
-                                       v.partition_by, v_default) LOOP
-            partitions_created := partitions_created + fs.ensure_partitions(v.version_id, v_period, v_period);
-        END LOOP;
+        EXECUTE format('SELECT array_agg(DISTINCT fs.period_start(%L, event_ts)) FROM fs_offline.%I',
+                       v.partition_by, v_default) INTO v_periods;
+        partitions_created := partitions_created + fs.ensure_partitions(v.version_id, v_periods);
         -- And partitions ahead, so ingest of current data never has to create one.
         partitions_created := partitions_created + fs.ensure_partitions(
-            v.version_id, now(), now() + p_ahead * ('1 ' || v.partition_by)::interval);
+            v.version_id, fs.periods_between(v.partition_by, now(), now() + p_ahead * ('1 ' || v.partition_by)::interval));
         partitions_dropped := fs.drop_expired_partitions(v.version_id);
         PERFORM fs.fold_history_stats(v.version_id);
         RETURN NEXT;

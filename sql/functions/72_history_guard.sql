@@ -1,11 +1,8 @@
 -- 72_history_guard: what history tables do beyond their CHECK constraints.
--- Owns: fs.max_future_skew, fs.record_sql_write (trigger function),
---       fs.install_history_triggers.
+-- Owns: fs.max_future_skew, fs.install_history_triggers.
 -- The rules, the 1970 floor and the future bound are CHECK constraints (40_tables.sql),
 -- so plain SQL INSERT and COPY are held to them like fs.ingest. What is left here is
--- bookkeeping: rows written by plain SQL (batch_id NULL) are counted in
--- fs.history_stats by a row trigger that fspg's own batches (batch_id set, counted by
--- the ingest functions) never fire.
+-- who may write which column: created_ts is the store's clock, never a writer's.
 
 CREATE OR REPLACE FUNCTION fs.max_future_skew()
 RETURNS interval
@@ -13,19 +10,6 @@ LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$ SELECT interval '5 minutes' $$;
 COMMENT ON FUNCTION fs.max_future_skew() IS 'The clock skew allowed between writers and the database: event_ts may be at most this far in the future.';
-
-CREATE OR REPLACE FUNCTION fs.record_sql_write()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
-    VALUES (TG_ARGV[0]::integer, 1, NEW.event_ts, NEW.event_ts);
-    RETURN NULL;
-END
-$$;
-COMMENT ON FUNCTION fs.record_sql_write() IS 'Row trigger of history tables for plain SQL writes (batch_id NULL): counts the row in fs.history_stats.';
 
 CREATE OR REPLACE FUNCTION fs.install_history_triggers(p_version_id integer)
 RETURNS void
@@ -35,11 +19,19 @@ AS $$
 DECLARE
     v_table text := (SELECT offline_table FROM fs.feature_view_version WHERE version_id = p_version_id);
 BEGIN
-    EXECUTE format('CREATE OR REPLACE TRIGGER record_sql_write AFTER INSERT ON fs_offline.%I'
-                   ' FOR EACH ROW WHEN (NEW.batch_id IS NULL) EXECUTE FUNCTION fs.record_sql_write(%L)',
-                   v_table, p_version_id);
-    -- ALWAYS: also when rows arrive through a logical replication apply worker (CDC).
-    EXECUTE format('ALTER TABLE fs_offline.%I ENABLE ALWAYS TRIGGER record_sql_write', v_table);
+    -- created_ts is the store's clock: writers may insert every column but that one, so
+    -- a supplied value is refused (42501) on every path, plain SQL and COPY included,
+    -- and the column default stamps the row.
+    EXECUTE format('REVOKE INSERT ON fs_offline.%I FROM fs_writer', v_table);
+    EXECUTE format('GRANT INSERT (%s) ON fs_offline.%I TO fs_writer',
+                   (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum)
+                      FROM pg_attribute a
+                     WHERE a.attrelid = format('fs_offline.%I', v_table)::regclass AND a.attnum > 0
+                       AND NOT a.attisdropped AND a.attname <> 'created_ts'), v_table);
+    -- Readers reach partitions directly (training joins probe them one by one); rights
+    -- on the parent are not inherited.
+    EXECUTE (SELECT coalesce(string_agg(format('GRANT SELECT ON %s TO fs_reader', i.inhrelid::regclass), '; '), 'SELECT 1')
+               FROM pg_inherits i WHERE i.inhparent = format('fs_offline.%I', v_table)::regclass);
 END
 $$;
-COMMENT ON FUNCTION fs.install_history_triggers(integer) IS 'Creates (or replaces) the triggers of a version''s history table; re-run for every version on migrate.';
+COMMENT ON FUNCTION fs.install_history_triggers(integer) IS 'Sets what a version''s history table enforces beyond its constraints (writers never set created_ts; readers read its partitions); re-run for every version on migrate.';

@@ -154,23 +154,74 @@ END
 $$;
 COMMENT ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) IS 'SQL pieces fs.ingest runs over a staging table: the typed query, the bad-row predicate, the reasons array, the history column lists.';
 
-CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
-                                           p_rows_in bigint, p_inserted bigint, p_quarantined bigint, p_reasons jsonb,
-                                           p_columns jsonb, p_min_event_ts timestamptz, p_max_event_ts timestamptz,
-                                           p_started_at timestamptz)
-RETURNS void
-LANGUAGE sql
+CREATE OR REPLACE FUNCTION fs.record_quarantine(p_batch_id bigint, p_version_id integer, p_rows jsonb)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- The CHECK on rows_in = inserted + quarantined is the promise that nothing is lost.
-    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
-                                 columns, min_event_ts, max_event_ts, started_at, finished_at)
-    VALUES (p_batch_id, p_version_id, p_mode, p_source, p_rows_in, p_inserted, p_quarantined, p_reasons,
-            p_columns, p_min_event_ts, p_max_event_ts, p_started_at, clock_timestamp());
-    INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts)
-    VALUES (p_version_id, p_inserted, p_min_event_ts, p_max_event_ts);
+DECLARE
+    v_rows bigint;
+BEGIN
+    -- Rows join a batch only while it is open (issued, not yet logged): a caller cannot
+    -- add rows to a batch that is on record.
+    PERFORM fs.check_open_batch(p_batch_id);
+    INSERT INTO fs.quarantine (batch_id, row_number, version_id, data, reasons)
+    SELECT p_batch_id, (r ->> 'row_number')::bigint, p_version_id, r -> 'data',
+           ARRAY(SELECT jsonb_array_elements_text(r -> 'reasons'))
+      FROM jsonb_array_elements(p_rows) r;
+    GET DIAGNOSTICS v_rows = ROW_COUNT;
+    RETURN v_rows;
+END
 $$;
-COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, bigint, bigint, bigint, jsonb, jsonb, timestamptz, timestamptz, timestamptz) IS 'Writes the log row and the statistics delta of an ingest batch.';
+COMMENT ON FUNCTION fs.record_quarantine(bigint, integer, jsonb) IS 'Quarantines rows [{row_number, data, reasons}] of an open batch (the only way rows reach fs.quarantine).';
+
+CREATE OR REPLACE FUNCTION fs.check_open_batch(p_batch_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF p_batch_id IS NULL OR p_batch_id < 1 OR p_batch_id > (SELECT s.last_value FROM fs.ingest_batch_id_seq s)
+       OR EXISTS (SELECT 1 FROM fs.ingest_batch b WHERE b.batch_id = p_batch_id) THEN
+        RAISE EXCEPTION 'batch % is not open', coalesce(p_batch_id::text, 'NULL')
+            USING ERRCODE = 'YF015', HINT = 'Batch ids come from fs.ingest_batch_id_seq; a logged batch is final.';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.check_open_batch(bigint) IS 'Raises YF015 unless p_batch_id was issued by fs.ingest_batch_id_seq and is not logged yet.';
+
+CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
+                                           p_columns jsonb, p_started_at timestamptz)
+RETURNS fs.ingest_batch
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_row fs.ingest_batch;
+BEGIN
+    PERFORM fs.check_open_batch(p_batch_id);
+    -- The counts are what reached history (the history tables' statement trigger writes
+    -- fs.history_stats per batch) and quarantine, never what a caller says; the CHECK on
+    -- rows_in = inserted + quarantined is the promise that nothing is lost.
+    INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at, created_by)
+    SELECT p_batch_id, p_version_id, p_mode, p_source, h.rows + q.rows, h.rows, q.rows, q.reasons,
+           coalesce((SELECT jsonb_agg(jsonb_build_object('name', fs.check_name('column', c ->> 'name'),
+                                                         'type', fs.trusted_type(c ->> 'type')))
+                       FROM jsonb_array_elements(p_columns) c), '[]'),
+           h.min_event_ts, h.max_event_ts, p_started_at, clock_timestamp(), session_user
+      FROM (SELECT coalesce(sum(s.rows), 0)::bigint AS rows, min(s.min_event_ts) AS min_event_ts, max(s.max_event_ts) AS max_event_ts
+              FROM fs.history_stats s WHERE s.batch_id = p_batch_id AND s.version_id = p_version_id) h,
+           (SELECT count(*) AS rows,
+                   coalesce((SELECT jsonb_object_agg(reason, n ORDER BY reason)
+                               FROM (SELECT unnest(q2.reasons) AS reason, count(*) AS n FROM fs.quarantine q2
+                                      WHERE q2.batch_id = p_batch_id GROUP BY 1) r), '{}') AS reasons
+              FROM fs.quarantine q WHERE q.batch_id = p_batch_id) q
+    RETURNING * INTO v_row;
+    RETURN v_row;
+END
+$$;
+COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine.';
 
 CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
@@ -191,6 +242,8 @@ DECLARE
     v_quarantined bigint;
     v_reasons     jsonb;
     v_sample      record;
+    v_logged      fs.ingest_batch;
+    v_periods     timestamptz[];
     v_future      timestamptz := now() + fs.max_future_skew();
     v_timezone    text := current_setting('TimeZone');
 BEGIN
@@ -205,7 +258,9 @@ BEGIN
     v_q := fs.ingest_query(v_version.version_id, p_staging, v_future);
 
     -- One pass: how many rows are bad, and the event-time range of the plausible ones
-    -- (so a typo like year 9999 does not create thousands of partitions).
+    -- (so a typo like year 9999 does not create thousands of partitions). A range wider
+    -- than a few periods takes a second pass for the periods that really have rows: one
+    -- row from 1971 makes one partition, not fifty years of them.
     EXECUTE format('SELECT count(*), count(*) FILTER (WHERE %s),'
                    ' min(t.event_ts) FILTER (WHERE t.event_ts BETWEEN %L AND %L),'
                    ' max(t.event_ts) FILTER (WHERE t.event_ts BETWEEN %L AND %L) FROM (%s) t',
@@ -223,12 +278,21 @@ BEGIN
                   DETAIL = format('%s of %s rows are bad; the first: %s', v_quarantined, v_rows_in, left(v_sample.data::text, 1000)),
                   HINT = 'Nothing was written. Fix the data, or ingest with mode quarantine to keep the good rows.';
     END IF;
-    PERFORM fs.ensure_partitions(v_version.version_id, v_min, v_max);
+    IF v_max - v_min <= ('3 ' || v_version.partition_by)::interval THEN
+        v_periods := fs.periods_between(v_version.partition_by, v_min, v_max);
+    ELSE
+        EXECUTE format('SELECT array_agg(DISTINCT fs.period_start(%L, t.event_ts)) FROM (%s) t'
+                       ' WHERE t.event_ts BETWEEN %L AND %L', v_version.partition_by, v_q.typed_query, '1970-01-01 00:00+00', v_future)
+           INTO v_periods;
+    END IF;
+    PERFORM fs.ensure_partitions(v_version.version_id, v_periods);
 
     v_batch := nextval('fs.ingest_batch_id_seq');
     IF v_quarantined > 0 THEN
-        EXECUTE format('INSERT INTO fs.quarantine (batch_id, row_number, version_id, data, reasons)'
-                       ' SELECT %s, coalesce(t."?row", row_number() OVER ()), %s, t."?raw", %s FROM (%s) t WHERE %s',
+        -- Bad rows go through the store's own function: quarantine is bookkeeping.
+        EXECUTE format('SELECT fs.record_quarantine(%s, %s, jsonb_agg(jsonb_build_object('
+                       '''row_number'', coalesce(q."?row", q.n), ''data'', q."?raw", ''reasons'', to_jsonb(q.reasons))))'
+                       ' FROM (SELECT t."?row", row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) q',
                        v_batch, v_version.version_id, v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate);
         EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
                        v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_q.bad_predicate);
@@ -238,15 +302,17 @@ BEGIN
         EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
                        v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
     END IF;
-    GET DIAGNOSTICS v_inserted = ROW_COUNT;
-
-    SELECT coalesce(jsonb_object_agg(reason, n), '{}') INTO v_reasons
-      FROM (SELECT unnest(q.reasons) AS reason, count(*) AS n
-              FROM fs.quarantine q WHERE q.batch_id = v_batch GROUP BY 1 ORDER BY 1) r;
-    PERFORM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source, v_rows_in, v_inserted, v_quarantined, v_reasons,
-        (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+    SELECT * INTO v_logged FROM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source,
+        (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY a.attnum)
            FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
-        v_min, v_max, v_started);
+        v_started);
+    IF v_logged.rows_in <> v_rows_in THEN
+        RAISE EXCEPTION 'batch %: % rows staged but % accounted for', v_batch, v_rows_in, v_logged.rows_in
+            USING ERRCODE = 'YF015', HINT = 'Another session wrote rows under this batch id; nothing was written.';
+    END IF;
+    v_inserted := v_logged.inserted;
+    v_quarantined := v_logged.quarantined;
+    v_reasons := v_logged.reasons;
 
     PERFORM set_config('TimeZone', v_timezone, true);
     RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
@@ -254,9 +320,8 @@ END
 $$;
 COMMENT ON FUNCTION fs.ingest(text, regclass, text, text) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row.';
 
-CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text, p_rows bigint,
-                                               p_columns jsonb, p_min_event_ts timestamptz, p_max_event_ts timestamptz,
-                                               p_started_at timestamptz)
+CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text,
+                                               p_columns jsonb, p_started_at timestamptz)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -264,18 +329,18 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_version fs.feature_view_version := fs.resolve_version(p_view);
+    v_logged  fs.ingest_batch;
 BEGIN
-    PERFORM fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_rows, p_rows, 0, '{}',
-                            p_columns, p_min_event_ts, p_max_event_ts, p_started_at);
+    v_logged := fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_columns, p_started_at);
     RETURN QUERY SELECT p_batch_id, (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id),
-                        v_version.version, p_rows, p_rows, 0::bigint, '{}'::jsonb;
+                        v_version.version, v_logged.rows_in, v_logged.inserted, v_logged.quarantined, v_logged.reasons;
 END
 $$;
-COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, bigint, jsonb, timestamptz, timestamptz, timestamptz) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined).';
+COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined); the counts are what reached history.';
 
 CREATE OR REPLACE FUNCTION fs.replay_quarantine(p_batch_id bigint, p_view text DEFAULT NULL, p_mode text DEFAULT 'quarantine')
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
@@ -292,10 +357,13 @@ BEGIN
     -- version with corrected rules.
     v_target := coalesce(p_view, (SELECT fv.name FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
                                    WHERE vv.version_id = v_batch.version_id));
-    DROP TABLE IF EXISTS pg_temp.fs_replay;
+    -- The staged shape again, read through the catalog: names are checked and quoted,
+    -- types resolved (built-in ones only), never pasted from the stored row. Created
+    -- fresh and dropped here: a table of this name the caller made is never used.
     EXECUTE format('CREATE TEMP TABLE fs_replay (%s, fs_row bigint) ON COMMIT DROP',
-                   (SELECT string_agg(format('%I %s', c ->> 'name', c ->> 'type'), ', ')
-                      FROM jsonb_array_elements(v_batch.columns) c));
+                   (SELECT string_agg(format('%I %s', fs.check_name('column', c ->> 'name'), fs.trusted_type(c ->> 'type')), ', '
+                                      ORDER BY o)
+                      FROM jsonb_array_elements(v_batch.columns) WITH ORDINALITY AS x(c, o)));
     INSERT INTO pg_temp.fs_replay
     SELECT r.* FROM jsonb_populate_recordset(NULL::pg_temp.fs_replay,
         (SELECT jsonb_agg(q.data || jsonb_build_object('fs_row', q.row_number) ORDER BY q.row_number)

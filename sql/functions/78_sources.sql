@@ -1,5 +1,6 @@
 -- 78_sources: SQL-defined feature views and their materialization.
--- Owns: fs.normalize_source, fs.source_schedule_changed, fs.source_probe,
+-- Owns: fs.normalize_source, fs.source_schedule_changed, fs.source_query_columns,
+--       fs.source_query_rows, fs.source_probe,
 --       fs.record_source_run, fs.record_source_error, fs.materialize_source,
 --       fs.due_sources, fs.run_due_sources, fs.schedule_with_pg_cron, fs.source_status.
 -- A view may declare source: {query, refresh, start}. The query yields the entity keys,
@@ -7,8 +8,12 @@
 -- the rows through the same validated write path as insert_batch (fs.ingest: rules,
 -- quarantine, batch log, online upkeep). Rows already in history with the same values
 -- are skipped, so re-running a window adds only what changed: idempotent per window.
--- Source queries run as the caller with search_path = public, pg_catalog (name other
--- schemas explicitly), so a scheduled run resolves names the way an interactive one does.
+-- Source queries run as fs_source (a NOLOGIN role the DBA grants SELECT on what sources
+-- may read), whoever triggers the run: an admin's query cannot read more than that role
+-- may, whether a writer, a superuser's fspg maintain or pg_cron runs it. They resolve
+-- names with search_path = pg_catalog, public, pg_temp (name other schemas explicitly).
+-- fs.source_query_columns and fs.source_query_rows are the only functions fs_source owns;
+-- only fs_owner may call them, with query text it read from the catalog.
 
 CREATE OR REPLACE FUNCTION fs.normalize_source(p_view text, p_source jsonb)
 RETURNS jsonb
@@ -86,11 +91,61 @@ AS $$
 $$;
 COMMENT ON FUNCTION fs.record_source_error(integer, text) IS 'Notes the last failure of a source (the failed window itself leaves nothing behind).';
 
+CREATE OR REPLACE FUNCTION fs.source_query_columns(p_query text)
+RETURNS TABLE (name text, type_oid oid, typmod integer, tables text[])
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+SET client_min_messages = warning
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_tables text[];
+BEGIN
+    -- Runs as fs_source. The probe view is created fresh and dropped here: an object of
+    -- that name made earlier in the session makes this fail, never answer for it.
+    EXECUTE 'CREATE TEMP VIEW fs_source_probe AS ' || p_query;
+    SELECT pg_catalog.array_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname)) INTO v_tables
+      FROM pg_catalog.pg_rewrite r
+      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
+      JOIN pg_catalog.pg_class c ON c.oid = d.refobjid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+     WHERE r.ev_class = 'pg_temp.fs_source_probe'::pg_catalog.regclass AND c.oid <> r.ev_class;
+    RETURN QUERY SELECT a.attname::text, a.atttypid, a.atttypmod, coalesce(v_tables, '{}')
+                   FROM pg_catalog.pg_attribute a
+                  WHERE a.attrelid = 'pg_temp.fs_source_probe'::pg_catalog.regclass AND a.attnum > 0 AND NOT a.attisdropped
+                  ORDER BY a.attnum;
+    DROP VIEW pg_temp.fs_source_probe;
+END
+$$;
+COMMENT ON FUNCTION fs.source_query_columns(text) IS 'The columns (name, type) a source query yields and the tables it reads, parsed as fs_source.';
+
+CREATE OR REPLACE FUNCTION fs.source_query_rows(p_query text, p_start timestamptz, p_end timestamptz)
+RETURNS SETOF record
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
+AS $$
+BEGIN
+    -- Runs as fs_source: the query reads what the DBA granted that role, no more.
+    RETURN QUERY EXECUTE pg_catalog.format('SELECT q.* FROM (%s) q WHERE q.event_ts >= $1 AND q.event_ts < $2', p_query)
+                 USING p_start, p_end;
+END
+$$;
+COMMENT ON FUNCTION fs.source_query_rows(text, timestamptz, timestamptz) IS 'The rows of a source query for event times in [start, end), read as fs_source.';
+
+-- fs_source owns the two functions above; the owner (a member of fs_source) replaces
+-- them on every migrate and is the only role that may call them.
+GRANT CREATE ON SCHEMA fs TO fs_source;
+ALTER FUNCTION fs.source_query_columns(text) OWNER TO fs_source;
+ALTER FUNCTION fs.source_query_rows(text, timestamptz, timestamptz) OWNER TO fs_source;
+REVOKE CREATE ON SCHEMA fs FROM fs_source;
+REVOKE ALL ON FUNCTION fs.source_query_columns(text), fs.source_query_rows(text, timestamptz, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION fs.source_query_columns(text), fs.source_query_rows(text, timestamptz, timestamptz) TO fs_owner;
+
 CREATE OR REPLACE FUNCTION fs.materialize_source(p_view text, p_start timestamptz DEFAULT NULL, p_end timestamptz DEFAULT NULL)
 RETURNS TABLE (feature_view text, version integer, window_start timestamptz, window_end timestamptz, batch_id bigint,
                rows_in bigint, unchanged bigint, inserted bigint, quarantined bigint)
-LANGUAGE plpgsql
-SET search_path = public, pg_catalog
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
 AS $$
 #variable_conflict use_column
@@ -102,6 +157,7 @@ DECLARE
     v_end     timestamptz := coalesce(p_end, pg_catalog.now());
     v_clash   fs.source_run;
     v_tables  text[];
+    v_columns text;
     v_q       record;
     v_keys    text;
     v_same    text;
@@ -140,11 +196,15 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('fspg.source:' || v_version.version_id));
 
     v_tables := fs.source_probe(v_name, v_source.query, v_version.version_id);
-    DROP TABLE IF EXISTS pg_temp.fs_source_rows;
+    -- The query's own column types, from the catalog, as the column list of its rows.
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c.name, pg_catalog.format_type(c.type_oid, c.typmod)), ', ')
+      INTO v_columns FROM fs.source_query_columns(v_source.query) c;
     BEGIN
+        -- Created fresh (never IF NOT EXISTS) and dropped below: the store's own table.
         EXECUTE pg_catalog.format(
-            'CREATE TEMP TABLE fs_source_rows ON COMMIT DROP AS SELECT q.*, row_number() OVER () AS fs_row FROM (%s) q'
-            ' WHERE q.event_ts >= %L::timestamptz AND q.event_ts < %L::timestamptz', v_source.query, v_start, v_end);
+            'CREATE TEMP TABLE fs_source_rows ON COMMIT DROP AS SELECT q.*, row_number() OVER () AS fs_row'
+            ' FROM fs.source_query_rows($1, $2, $3) AS q(%s)', v_columns)
+          USING v_source.query, v_start, v_end;
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'the source query of feature view % failed: %', v_name, SQLERRM
             USING ERRCODE = 'YF018', DETAIL = pg_catalog.format('SQLSTATE %s; window [%s, %s); nothing was written.', SQLSTATE, v_start, v_end);
@@ -179,27 +239,31 @@ BEGIN
         RAISE EXCEPTION 'the source query of feature view % yields values its features cannot hold: %', v_name, SQLERRM
             USING ERRCODE = 'YF018', DETAIL = pg_catalog.format('SQLSTATE %s; window [%s, %s); nothing was written.', SQLSTATE, v_start, v_end);
     END;
+    DROP TABLE pg_temp.fs_source_rows;
     PERFORM fs.record_source_run(v_version.version_id, v_start, v_end, v_result.batch_id, v_rows, v_skipped,
                                  v_result.inserted, v_result.quarantined, v_started, v_tables);
     RETURN QUERY SELECT v_name, v_version.version, v_start, v_end, v_result.batch_id, v_rows, v_skipped,
                         v_result.inserted, v_result.quarantined;
 END
 $$;
-COMMENT ON FUNCTION fs.materialize_source(text, timestamptz, timestamptz) IS 'Runs a SQL-defined view''s source query for event times in [start, end) (default: from its high-water mark to now) and appends the rows through fs.ingest; rows history already has unchanged are skipped, so a window can be re-run safely.';
+COMMENT ON FUNCTION fs.materialize_source(text, timestamptz, timestamptz) IS 'Runs a SQL-defined view''s source query as fs_source for event times in [start, end) (default: from its high-water mark to now) and appends the rows through fs.ingest; rows history already has unchanged are skipped, so a window can be re-run safely.';
 
 CREATE OR REPLACE FUNCTION fs.source_probe(p_view text, p_query text, p_version_id integer)
 RETURNS text[]
 LANGUAGE plpgsql
-SET client_min_messages = warning
--- Resolves names as fs.materialize_source does (its caller's search_path).
+SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_missing text;
+    v_columns record;
     v_tables  text[];
+    v_bad     text;
 BEGIN
-    DROP VIEW IF EXISTS pg_temp.fs_source_probe;
     BEGIN
-        EXECUTE 'CREATE TEMP VIEW fs_source_probe AS ' || p_query;
+        SELECT pg_catalog.array_agg(c.name) AS names, pg_catalog.min(c.tables::text)::text[] AS tables,
+               pg_catalog.string_agg(pg_catalog.format('%s (%s)', c.name, pg_catalog.format_type(c.type_oid, c.typmod)), ', ')
+                   FILTER (WHERE NOT fs.is_trusted_type(c.type_oid)) AS untrusted
+          INTO v_columns FROM fs.source_query_columns(p_query) c;
     EXCEPTION WHEN OTHERS THEN
         RAISE EXCEPTION 'the source query of feature view % is not valid: %', p_view, SQLERRM
             USING ERRCODE = 'YF018', DETAIL = pg_catalog.format('SQLSTATE %s; nothing was written.', SQLSTATE);
@@ -207,25 +271,19 @@ BEGIN
     SELECT pg_catalog.string_agg(c.name, ', ') INTO v_missing
       FROM fs.view_columns((SELECT pg_catalog.format('%s@%s', fv.name, vv.version) FROM fs.feature_view_version vv
                               JOIN fs.feature_view fv USING (view_id) WHERE vv.version_id = p_version_id)) c
-     WHERE c.role IN ('key', 'event_ts')
-       AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
-                        WHERE a.attrelid = 'pg_temp.fs_source_probe'::pg_catalog.regclass AND a.attname = c.name AND a.attnum > 0);
+     WHERE c.role IN ('key', 'event_ts') AND NOT c.name = ANY (coalesce(v_columns.names, '{}'));
     IF v_missing IS NOT NULL THEN
         RAISE EXCEPTION 'the source query of feature view % yields no column(s) %', p_view, v_missing
             USING ERRCODE = 'YF010', HINT = 'Name the entity keys and the event time (AS event_ts) in its SELECT list.';
     END IF;
-    -- The tables it reads, for lineage.
-    SELECT pg_catalog.array_agg(DISTINCT pg_catalog.format('%I.%I', n.nspname, c.relname)) INTO v_tables
-      FROM pg_catalog.pg_rewrite r
-      JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass AND d.objid = r.oid
-      JOIN pg_catalog.pg_class c ON c.oid = d.refobjid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-     WHERE r.ev_class = 'pg_temp.fs_source_probe'::pg_catalog.regclass AND c.oid <> r.ev_class;
-    DROP VIEW pg_temp.fs_source_probe;
-    RETURN coalesce(v_tables, '{}');
+    IF v_columns.untrusted IS NOT NULL THEN
+        RAISE EXCEPTION 'the source query of feature view % yields column(s) of types fspg does not stage: %', p_view, v_columns.untrusted
+            USING ERRCODE = 'YF010', HINT = 'Cast them to built-in types (text, bigint, ...) in the query.';
+    END IF;
+    RETURN coalesce(v_columns.tables, '{}');
 END
 $$;
-COMMENT ON FUNCTION fs.source_probe(text, text, integer) IS 'Checks that a source query parses and yields the entity keys and event_ts; returns the tables it reads.';
+COMMENT ON FUNCTION fs.source_probe(text, text, integer) IS 'Checks that a source query parses (as fs_source), yields the entity keys and event_ts in built-in types; returns the tables it reads.';
 
 CREATE OR REPLACE FUNCTION fs.due_sources()
 RETURNS TABLE (feature_view text, version integer, version_id integer, high_water timestamptz, refresh interval)
@@ -253,7 +311,7 @@ COMMENT ON VIEW fs.source_status IS 'SQL-defined feature view versions: refresh,
 CREATE OR REPLACE FUNCTION fs.run_due_sources()
 RETURNS TABLE (feature_view text, version integer, window_start timestamptz, window_end timestamptz, inserted bigint,
                quarantined bigint, error text)
-LANGUAGE plpgsql
+LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column

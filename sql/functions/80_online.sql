@@ -60,9 +60,13 @@ BEGIN
         AS $body$
         BEGIN
             %s;
+            -- Row counts per batch (NULL: plain SQL), written here so they are what
+            -- really reached history: fs.record_batch logs a batch from them.
+            INSERT INTO fs.history_stats (version_id, batch_id, rows, min_event_ts, max_event_ts)
+            SELECT %s, n.batch_id, count(*), min(n.event_ts), max(n.event_ts) FROM new_rows n GROUP BY n.batch_id;
             RETURN NULL;
         END
-        $body$ $f$, v_function, fs.online_upsert_sql(p_version_id, 'new_rows'));
+        $body$ $f$, v_function, fs.online_upsert_sql(p_version_id, 'new_rows'), p_version_id);
     EXECUTE format('REVOKE ALL ON FUNCTION fs.%I() FROM PUBLIC', v_function);
     EXECUTE format('COMMENT ON FUNCTION fs.%I() IS %L', v_function,
                    format('Keeps fs_online.%s current from inserts into fs_offline.%s (generated).',

@@ -24,27 +24,27 @@ DECLARE
     v_view    record;
     v_alias   text;
     v_i       integer := 0;
+    v_features fs.work_feature[];
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS fs_serving_features (ord integer, feature_id integer, version_id integer,
-        view_name text, feature text, dtype text) ON COMMIT DROP;
-    TRUNCATE fs_serving_features;
-    INSERT INTO fs_serving_features
-    SELECT t.ord, f.feature_id, f.version_id, fv.name, f.name, f.dtype
-      FROM unnest(p_feature_ids) WITH ORDINALITY AS t(id, ord)
-      JOIN fs.feature f ON f.feature_id = t.id
-      JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
-      JOIN fs.feature_view fv ON fv.view_id = vv.view_id;
+    -- The working set is an array, not a temp table: a caller could have made one first.
+    v_features := ARRAY(
+        SELECT ROW(t.ord, f.feature_id, f.version_id, fv.name, vv.version, f.name, f.dtype)::fs.work_feature
+          FROM unnest(p_feature_ids) WITH ORDINALITY AS t(id, ord)
+          JOIN fs.feature f ON f.feature_id = t.id
+          JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
+          JOIN fs.feature_view fv ON fv.view_id = vv.view_id
+         ORDER BY t.ord);
 
     -- The request's key columns: every entity key of the views, each once, in order.
     SELECT array_agg(name ORDER BY first), array_agg(dtype ORDER BY first) INTO key_names, key_types
       FROM (SELECT k.name, min(k.dtype) AS dtype, min(s.ord * 100 + k.position) AS first
-              FROM fs_serving_features s
+              FROM unnest(v_features) s
               JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
               JOIN fs.feature_view fv ON fv.view_id = vv.view_id
               JOIN fs.entity_key k ON k.entity_id = fv.entity_id
              GROUP BY k.name) keys;
     SELECT string_agg(DISTINCT k.name, ', ') INTO v_clash
-      FROM fs_serving_features s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
+      FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
       JOIN fs.feature_view fv ON fv.view_id = vv.view_id JOIN fs.entity_key k ON k.entity_id = fv.entity_id
      GROUP BY k.name HAVING count(DISTINCT k.dtype) > 1;
     IF v_clash IS NOT NULL THEN
@@ -71,7 +71,7 @@ BEGIN
 
     FOR v_view IN
         SELECT s.version_id, s.view_name, vv.online_table, vv.ttl, min(s.ord) AS first
-          FROM fs_serving_features s JOIN fs.feature_view_version vv USING (version_id)
+          FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
          GROUP BY s.version_id, s.view_name, vv.online_table, vv.ttl ORDER BY first
     LOOP
         v_i := v_i + 1;
@@ -89,19 +89,19 @@ BEGIN
                    format('%s AS %I',
                           CASE WHEN v_view.ttl IS NULL THEN format('%s.%I', v_alias, s.feature)
                                ELSE format('CASE WHEN %s."?fresh" THEN %s.%I END', v_alias, v_alias, s.feature) END,
-                          CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
+                          CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
                                THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord),
-               columns || array_agg(CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_serving_features o WHERE o.feature = s.feature) > 1
+               columns || array_agg(CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
                                          THEN s.view_name || '__' || s.feature ELSE s.feature END ORDER BY s.ord)
           INTO v_select, columns
-          FROM fs_serving_features s WHERE s.version_id = v_view.version_id;
+          FROM unnest(v_features) s WHERE s.version_id = v_view.version_id;
     END LOOP;
     -- Each view's event time, last, so a caller can see how old a value is.
     SELECT v_select || array_agg(format('v%s.event_ts AS %I', i, name || '__event_ts') ORDER BY i),
            columns || array_agg(name || '__event_ts' ORDER BY i)
       INTO v_select, columns
       FROM (SELECT row_number() OVER (ORDER BY min(s.ord)) AS i, s.view_name AS name
-              FROM fs_serving_features s GROUP BY s.view_name) v;
+              FROM unnest(v_features) s GROUP BY s.view_name) v;
     query := format('SELECT %s FROM %s%s ORDER BY r.ord', array_to_string(v_select, ', '), v_from, v_joins);
     single_query := format('SELECT %s FROM %s%s', array_to_string(v_select, ', '), v_single, v_joins);
     RETURN NEXT;

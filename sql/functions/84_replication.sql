@@ -6,12 +6,19 @@
 
 CREATE OR REPLACE FUNCTION fs.ensure_publication()
 RETURNS text
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- As the caller: a FOR TABLES IN SCHEMA publication is a superuser's to create (and
+    -- to own), which the owner role never is. Adding a replica needs one anyway.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'fspg_online') THEN
-        CREATE PUBLICATION fspg_online FOR TABLES IN SCHEMA fs_online;
+        BEGIN
+            CREATE PUBLICATION fspg_online FOR TABLES IN SCHEMA fs_online;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the publication of online tables (fspg_online) does not exist and % may not create it', current_user
+                USING ERRCODE = '42501', HINT = 'A superuser runs fspg replica add, or CREATE PUBLICATION fspg_online FOR TABLES IN SCHEMA fs_online once.';
+        END;
     END IF;
     RETURN 'fspg_online';
 END

@@ -54,9 +54,7 @@ BEGIN
            finished_at = clock_timestamp()
      WHERE b.batch_id = p_batch
     RETURNING b.rows_in INTO v_row;
-    IF p_reason IS NULL THEN
-        INSERT INTO fs.history_stats (version_id, rows, min_event_ts, max_event_ts) VALUES (p_version_id, 1, p_event_ts, p_event_ts);
-    END IF;
+    -- fs.history_stats is kept by the history table's own statement trigger.
     RETURN v_row;
 END
 $$;
@@ -96,6 +94,7 @@ DECLARE
     v_values   text;
     v_event    text;
     v_function text := 'cdc_' || v_name;
+    v_types    jsonb;
 BEGIN
     IF v_parts IS NULL THEN
         RAISE EXCEPTION 'CDC table must be written schema.table, got %', quote_literal(p_table) USING ERRCODE = 'YF015';
@@ -126,9 +125,13 @@ BEGIN
         RAISE EXCEPTION 'feature view % has not_null feature(s) %: a deleted source row becomes a tombstone with NULL features', p_view, v_missing
             USING ERRCODE = 'YF008', HINT = 'Drop not_null from those rules (in a new version) to capture this table.';
     END IF;
-    FOR v_col IN SELECT f.name, fs.sql_type(f.dtype) AS sql_type, p_columns ->> f.name AS source_type
+    -- Source column types are names the client read from the source's catalog; they are
+    -- resolved through this catalog (built-in types only), never pasted.
+    SELECT jsonb_object_agg(fs.check_name('column', c.key), fs.trusted_type(c.value)) INTO v_types
+      FROM jsonb_each_text(p_columns) c;
+    FOR v_col IN SELECT f.name, fs.sql_type(f.dtype) AS sql_type, v_types ->> f.name AS source_type
                    FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = ANY (v_mapped)
-                 UNION ALL SELECT p_event_time, 'timestamptz', p_columns ->> p_event_time WHERE p_event_time IS NOT NULL LOOP
+                 UNION ALL SELECT p_event_time, 'timestamptz', v_types ->> p_event_time WHERE p_event_time IS NOT NULL LOOP
         BEGIN
             EXECUTE format('SELECT NULL::%s::%s', v_col.source_type, v_col.sql_type);
         EXCEPTION WHEN OTHERS THEN
@@ -140,7 +143,7 @@ BEGIN
     -- The mirror table: same name, same columns, same identity as the source's.
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', v_parts[1]);
     EXECUTE format('CREATE TABLE %I.%I (%s%s)', v_parts[1], v_parts[2],
-                   (SELECT string_agg(format('%I %s', c.key, c.value), ', ') FROM jsonb_each_text(p_columns) c),
+                   (SELECT string_agg(format('%I %s', c.key, c.value), ', ') FROM jsonb_each_text(v_types) c),
                    CASE WHEN cardinality(p_keys) > 0
                         THEN format(', PRIMARY KEY (%s)', (SELECT string_agg(format('%I', k), ', ') FROM unnest(p_keys) k)) ELSE '' END);
     IF coalesce(cardinality(p_keys), 0) = 0 THEN

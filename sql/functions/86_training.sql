@@ -210,6 +210,7 @@ DECLARE
     v_select  text[] := '{}';
     v_joins   text := '';
     v_missing text;
+    v_features fs.work_feature[];
 BEGIN
     IF p_refs IS NULL OR cardinality(p_refs) = 0 THEN
         RAISE EXCEPTION 'no features requested' USING ERRCODE = 'YF015';
@@ -217,21 +218,20 @@ BEGIN
     PERFORM fs.check_name('timestamp column', p_timestamp_column);
     SELECT array_agg(r.feature_id ORDER BY t.ord, r.feature_id) INTO v_ids
       FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
-    CREATE TEMP TABLE IF NOT EXISTS fs_training_features (ord integer, version_id integer, view_name text, feature text)
-        ON COMMIT DROP;
-    TRUNCATE fs_training_features;
-    INSERT INTO fs_training_features
-    SELECT t.ord, f.version_id, fv.name, f.name
-      FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
-      JOIN fs.feature f ON f.feature_id = t.id
-      JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
-      JOIN fs.feature_view fv ON fv.view_id = vv.view_id;
-    IF (SELECT count(DISTINCT version_id) FROM fs_training_features) <> (SELECT count(DISTINCT view_name) FROM fs_training_features) THEN
+    -- An array, not a temp table: SECURITY DEFINER callers must not meet a caller's table.
+    v_features := ARRAY(
+        SELECT ROW(t.ord, f.feature_id, f.version_id, fv.name, vv.version, f.name, f.dtype)::fs.work_feature
+          FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
+          JOIN fs.feature f ON f.feature_id = t.id
+          JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
+          JOIN fs.feature_view fv ON fv.view_id = vv.view_id
+         ORDER BY t.ord);
+    IF (SELECT count(DISTINCT version_id) FROM unnest(v_features)) <> (SELECT count(DISTINCT view_name) FROM unnest(v_features)) THEN
         RAISE EXCEPTION 'the request mixes versions of one feature view' USING ERRCODE = 'YF008';
     END IF;
     -- Every key the views need must be a spine column.
     SELECT string_agg(DISTINCT k.name, ', ') INTO v_missing
-      FROM fs_training_features s JOIN fs.feature_view_version vv USING (version_id)
+      FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
       JOIN fs.feature_view fv ON fv.view_id = vv.view_id JOIN fs.entity_key k ON k.entity_id = fv.entity_id
      WHERE p_spine_columns IS NOT NULL AND k.name <> ALL (p_spine_columns);
     IF v_missing IS NOT NULL THEN
@@ -240,20 +240,20 @@ BEGIN
 
     FOR v_view IN
         SELECT s.version_id, s.view_name, vv.offline_table, vv.ttl, min(s.ord) AS first
-          FROM fs_training_features s JOIN fs.feature_view_version vv USING (version_id)
+          FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
          GROUP BY 1, 2, 3, 4 ORDER BY first
     LOOP
         v_i := v_i + 1;
         v_alias := 'v' || v_i;
         v_joins := v_joins || format(' LEFT JOIN LATERAL (%s) %s ON true',
-            fs.newest_row_lookup(v_view.version_id, ARRAY(SELECT f.feature FROM fs_training_features f WHERE f.version_id = v_view.version_id),
+            fs.newest_row_lookup(v_view.version_id, ARRAY(SELECT f.feature FROM unnest(v_features) f WHERE f.version_id = v_view.version_id),
                                  format('s.%I', p_timestamp_column), p_as_of, p_portable),
             v_alias);
         SELECT v_select || array_agg(format('%s.%I AS %I', v_alias, s.feature,
-                   CASE WHEN (SELECT count(DISTINCT o.view_name) FROM fs_training_features o WHERE o.feature = s.feature) > 1
+                   CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
                         THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord)
           INTO v_select
-          FROM fs_training_features s WHERE s.version_id = v_view.version_id;
+          FROM unnest(v_features) s WHERE s.version_id = v_view.version_id;
     END LOOP;
     RETURN format('SELECT %s, %s%s FROM %s s%s ORDER BY s.fs_ord',
                   coalesce((SELECT string_agg(format('s.%I', c), ', ') FROM unnest(p_spine_columns) c WHERE c <> 'fs_ord'), 's.*'),
@@ -314,7 +314,8 @@ AS $$
 DECLARE
     v_signature text;
 BEGIN
-    DROP VIEW IF EXISTS pg_temp.fs_signature_probe;
+    -- Created fresh and dropped here (never IF EXISTS): it may run as the owner inside
+    -- fs.store_training_set, where a caller's object of that name must not be used.
     EXECUTE 'CREATE TEMP VIEW fs_signature_probe AS ' || p_query;
     SELECT string_agg(format('%s %s', a.attname, format_type(a.atttypid, a.atttypmod)), ', ' ORDER BY a.attnum) INTO v_signature
       FROM pg_attribute a WHERE a.attrelid = 'pg_temp.fs_signature_probe'::regclass AND a.attnum > 0;
@@ -343,8 +344,66 @@ END
 $$;
 COMMENT ON FUNCTION fs.training_set_version_of(text, integer) IS 'The catalog row of training set name@version (the current version when version is NULL); YF006 when missing.';
 
-CREATE OR REPLACE FUNCTION fs.store_training_set(p_name text, p_timestamp_column text, p_refs text[], p_as_of timestamptz,
-                                                 p_spine_source text, p_description text)
+CREATE OR REPLACE FUNCTION fs.check_training_set_name(p_name text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM fs.check_name('training set', p_name);
+    IF p_name LIKE '%\_\_%' THEN
+        RAISE EXCEPTION 'invalid training set name %', p_name
+            USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a training set from its version.';
+    END IF;
+    RETURN p_name;
+END
+$$;
+COMMENT ON FUNCTION fs.check_training_set_name(text) IS 'A valid training set name (fs.check_name, and no __, which separates it from its version), or YF001.';
+
+CREATE OR REPLACE FUNCTION fs.open_training_spine(p_name text, p_columns text[], p_types oid[], p_typmods integer[])
+RETURNS TABLE (version integer, spine_table text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_name    text := fs.check_training_set_name(p_name);
+    v_bad     text;
+    v_version integer;
+    v_table   text;
+BEGIN
+    IF p_columns IS NULL OR cardinality(p_columns) = 0 OR cardinality(p_columns) <> cardinality(p_types)
+       OR cardinality(p_columns) <> cardinality(p_typmods) OR NOT 'fs_ord' = ANY (p_columns) THEN
+        RAISE EXCEPTION 'a training spine needs its columns, their types and fs_ord' USING ERRCODE = 'YF015';
+    END IF;
+    PERFORM fs.check_name('spine column', c) FROM unnest(p_columns) c;
+    -- Built-in types (and pgvector's) only: a type a caller made could run its code as
+    -- the owner when the table is written or read.
+    SELECT string_agg(format('%s (%s)', c.name, coalesce(format_type(c.typ, NULL), c.typ::text)), ', ') INTO v_bad
+      FROM unnest(p_columns, p_types) AS c(name, typ)
+      LEFT JOIN pg_type t ON t.oid = c.typ
+     WHERE t.oid IS NULL OR NOT fs.is_trusted_type(t.oid);
+    IF v_bad IS NOT NULL THEN
+        RAISE EXCEPTION 'spine column(s) % have a type fspg does not store', v_bad
+            USING ERRCODE = 'YF010', HINT = 'Cast spine columns to built-in types (bigint, text, timestamptz, numeric, ...).';
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('fspg.training_set:' || v_name));
+    SELECT coalesce(max(tv.version), 0) + 1 INTO v_version
+      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = v_name;
+    v_table := format('%s__v%s__spine', v_name, v_version);
+    -- Created fresh (never IF NOT EXISTS): the table is the store's, and only this
+    -- transaction, which cannot be seen by others until it commits, may fill it.
+    EXECUTE format('CREATE TABLE fs_training.%I (%s)', v_table,
+                   (SELECT string_agg(format('%I %s', c.name, format_type(c.typ, c.mod)), ', ' ORDER BY c.ord)
+                      FROM unnest(p_columns, p_types, p_typmods) WITH ORDINALITY AS c(name, typ, mod, ord)));
+    EXECUTE format('GRANT INSERT ON fs_training.%I TO fs_writer', v_table);
+    RETURN QUERY SELECT v_version, v_table;
+END
+$$;
+COMMENT ON FUNCTION fs.open_training_spine(text, text[], oid[], integer[]) IS 'Makes the spine table of training set name@N (N the next version) for the caller''s transaction to fill; fs.store_training_set then seals it.';
+
+CREATE OR REPLACE FUNCTION fs.store_training_set(p_name text, p_version integer, p_timestamp_column text, p_refs text[],
+                                                 p_as_of timestamptz, p_spine_source text, p_description text)
 RETURNS TABLE (name text, version integer, action text, row_count bigint, content_hash text, as_of timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -352,74 +411,82 @@ SET client_min_messages = warning
 AS $$
 #variable_conflict use_column
 DECLARE
+    v_name       text := fs.check_training_set_name(p_name);
+    v_table      text := format('%s__v%s', p_name, p_version);
+    v_spine      regclass;
     v_spine_hash text;
     v_existing   fs.training_set_version;
-    v_version    integer;
-    v_table      text;
     v_columns    text[];
     v_hash       record;
     v_set_id     integer;
     v_version_id integer;
 BEGIN
-    -- The caller staged the spine as pg_temp.fs_spine_copy (with its rights) and granted
-    -- it to us; from here on everything is the store's own, so any writer can replace the
-    -- current-version view another writer made.
-    SELECT h.content_hash INTO v_spine_hash FROM fs.content_hash('SELECT * FROM pg_temp.fs_spine_copy') h;
+    -- Only a spine fs.open_training_spine made in this transaction and not yet stored:
+    -- never another set's tables, never a relation a caller made.
+    v_spine := to_regclass(format('fs_training.%I', v_table || '__spine'));
+    IF v_spine IS NULL OR (SELECT c.relowner <> (SELECT n.nspowner FROM pg_namespace n WHERE n.nspname = 'fs_training')
+                             FROM pg_class c WHERE c.oid = v_spine)
+       OR EXISTS (SELECT 1 FROM fs.training_set_version tv WHERE tv.spine_table = v_table || '__spine')
+       OR (SELECT coalesce(max(tv.version), 0) + 1 FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+            WHERE t.name = v_name) <> p_version THEN
+        RAISE EXCEPTION 'training set %@% has no open spine', v_name, p_version
+            USING ERRCODE = 'YF015', HINT = 'fs.create_training_set opens, fills and stores a spine in one call.';
+    END IF;
+    EXECUTE format('REVOKE INSERT ON fs_training.%I FROM fs_writer', v_table || '__spine');
+    SELECT h.content_hash INTO v_spine_hash
+      FROM fs.content_hash(format('SELECT * FROM fs_training.%I', v_table || '__spine')) h;
     -- The same definition (spine rows, pinned features, as_of) is the same version.
     SELECT tv.* INTO v_existing
       FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
-     WHERE t.name = p_name AND tv.refs = p_refs AND tv.timestamp_column = p_timestamp_column
+     WHERE t.name = v_name AND tv.refs = p_refs AND tv.timestamp_column = p_timestamp_column
        AND tv.spine_hash = v_spine_hash AND tv.as_of = p_as_of
      ORDER BY tv.version DESC LIMIT 1;
     IF FOUND THEN
-        RETURN QUERY SELECT p_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
+        EXECUTE format('DROP TABLE fs_training.%I', v_table || '__spine');
+        RETURN QUERY SELECT v_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
         RETURN;
     END IF;
-    SELECT coalesce(max(tv.version), 0) + 1 INTO v_version
-      FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = p_name;
 
-    v_table := format('%s__v%s', p_name, v_version);
-    EXECUTE format('CREATE TABLE fs_training.%I AS SELECT * FROM pg_temp.fs_spine_copy ORDER BY fs_ord', v_table || '__spine');
     EXECUTE format('ALTER TABLE fs_training.%I ADD PRIMARY KEY (fs_ord)', v_table || '__spine');
     EXECUTE format('ANALYZE fs_training.%I', v_table || '__spine');
-    v_columns := fs.relation_columns(format('fs_training.%I', v_table || '__spine')::regclass);
+    v_columns := fs.relation_columns(v_spine);
     EXECUTE format('CREATE VIEW fs_training.%I AS %s', v_table,
         fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns,
                           p_portable => true));
-    EXECUTE format('DROP VIEW IF EXISTS fs_training.%I', p_name);
-    EXECUTE format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', p_name, v_table);
-    EXECUTE format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader', v_table || '__spine', v_table, p_name);
+    EXECUTE format('DROP VIEW IF EXISTS fs_training.%I', v_name);
+    EXECUTE format('CREATE VIEW fs_training.%I AS SELECT * FROM fs_training.%I', v_name, v_table);
+    EXECUTE format('GRANT SELECT ON fs_training.%I, fs_training.%I, fs_training.%I TO fs_reader', v_table || '__spine', v_table, v_name);
     EXECUTE format('COMMENT ON TABLE fs_training.%I IS %L', v_table || '__spine',
-                   format('Spine of training set %s@%s (from %s), in its row order fs_ord.', p_name, v_version, p_spine_source));
+                   format('Spine of training set %s@%s (from %s), in its row order fs_ord.', v_name, p_version, p_spine_source));
     EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', v_table,
-                   format('Training set %s@%s: %s as of %s.', p_name, v_version, array_to_string(p_refs, ', '), p_as_of));
-    EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', p_name, format('Training set %s, current version (%s).', p_name, v_version));
+                   format('Training set %s@%s: %s as of %s.', v_name, p_version, array_to_string(p_refs, ', '), p_as_of));
+    EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', v_name, format('Training set %s, current version (%s).', v_name, p_version));
 
     SELECT * INTO v_hash FROM fs.content_hash(
         fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns, true));
 
-    INSERT INTO fs.training_set (name, description) VALUES (p_name, p_description)
+    INSERT INTO fs.training_set (name, description) VALUES (v_name, p_description)
     ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, fs.training_set.description)
     RETURNING training_set_id INTO v_set_id;
     INSERT INTO fs.training_set_version (training_set_id, version, refs, timestamp_column, spine_source, spine_table,
                                          spine_hash, as_of, row_count, content_hash, created_by)
-    VALUES (v_set_id, v_version, p_refs, p_timestamp_column, p_spine_source, v_table || '__spine', v_spine_hash, p_as_of,
+    VALUES (v_set_id, p_version, p_refs, p_timestamp_column, p_spine_source, v_table || '__spine', v_spine_hash, p_as_of,
             v_hash.row_count, v_hash.content_hash, session_user)
     RETURNING ts_version_id INTO v_version_id;
     INSERT INTO fs.training_set_feature (ts_version_id, position, feature_id)
     SELECT v_version_id, p.ord, p.feature_id
       FROM fs.pinned_refs(p_refs) WITH ORDINALITY AS p(feature_id, ref, view_name, view_version, ord);
-    UPDATE fs.training_set SET current_version = v_version WHERE training_set_id = v_set_id;
+    UPDATE fs.training_set SET current_version = p_version WHERE training_set_id = v_set_id;
     INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-    SELECT DISTINCT 'feature_view', format('%s@%s', fv.name, vv.version), 'training_set', format('%s@%s', p_name, v_version)
+    SELECT DISTINCT 'feature_view', format('%s@%s', fv.name, vv.version), 'training_set', format('%s@%s', v_name, p_version)
       FROM fs.training_set_feature tf JOIN fs.feature f USING (feature_id)
       JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
      WHERE tf.ts_version_id = v_version_id
     ON CONFLICT DO NOTHING;
-    RETURN QUERY SELECT p_name, v_version, 'create'::text, v_hash.row_count, v_hash.content_hash, p_as_of;
+    RETURN QUERY SELECT v_name, p_version, 'create'::text, v_hash.row_count, v_hash.content_hash, p_as_of;
 END
 $$;
-COMMENT ON FUNCTION fs.store_training_set(text, text, text[], timestamptz, text, text) IS 'Stores the spine fs.create_training_set staged (pg_temp.fs_spine_copy) as training set name@N with its join view, content hash and catalog rows; the existing version when the definition is the same.';
+COMMENT ON FUNCTION fs.store_training_set(text, integer, text, text[], timestamptz, text, text) IS 'Seals the spine fs.open_training_spine made and the caller filled as training set name@N, with its join view, content hash and catalog rows; drops it and returns the existing version when the definition is the same.';
 
 CREATE OR REPLACE FUNCTION fs.create_training_set(p_name text, p_spine text, p_features text[],
                                                   p_timestamp_column text DEFAULT 'event_ts',
@@ -428,20 +495,17 @@ RETURNS TABLE (name text, version integer, action text, row_count bigint, conten
 LANGUAGE plpgsql
 SET client_min_messages = warning
 -- Runs as the caller (no SET search_path either): the spine is read with the caller's
--- rights and names, staged in a temp table and handed to fs.store_training_set, which
--- stores it as the owner.
+-- rights and names into a table the store made for it, which fs.store_training_set
+-- then seals as the owner.
 AS $$
 DECLARE
-    v_name   text := fs.check_name('training set', p_name);
+    v_name   text := fs.check_training_set_name(p_name);
     v_as_of  timestamptz := coalesce(p_as_of, pg_catalog.clock_timestamp());
     v_refs   text[];
     v_source regclass;
     v_spine  text;
+    v_open   record;
 BEGIN
-    IF v_name LIKE '%\_\_%' THEN
-        RAISE EXCEPTION 'invalid training set name %', v_name
-            USING ERRCODE = 'YF001', DETAIL = 'A double underscore separates a training set from its version.';
-    END IF;
     IF p_features IS NULL OR pg_catalog.cardinality(p_features) = 0 THEN
         RAISE EXCEPTION 'no features requested' USING ERRCODE = 'YF015';
     END IF;
@@ -452,11 +516,18 @@ BEGIN
     v_source := fs.spine_relation(p_spine);
     v_spine := fs.spine_select(v_source, p_timestamp_column);
     PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(v_refs));
-    DROP TABLE IF EXISTS pg_temp.fs_spine_copy;
-    EXECUTE 'CREATE TEMP TABLE fs_spine_copy ON COMMIT DROP AS ' || v_spine;
-    EXECUTE pg_catalog.format('GRANT SELECT ON pg_temp.fs_spine_copy TO %I',
-                              (SELECT n.nspowner::regrole::text FROM pg_catalog.pg_namespace n WHERE n.nspname = 'fs'));
-    RETURN QUERY SELECT * FROM fs.store_training_set(v_name, p_timestamp_column, v_refs, v_as_of,
+    -- The spine's shape, from a view of the query (names and types from the catalog).
+    EXECUTE 'CREATE TEMP VIEW fs_spine_shape AS ' || v_spine;
+    SELECT * INTO v_open FROM fs.open_training_spine(v_name,
+        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
+                 AND a.attnum > 0 ORDER BY a.attnum),
+        ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
+                 AND a.attnum > 0 ORDER BY a.attnum),
+        ARRAY(SELECT a.atttypmod FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
+                 AND a.attnum > 0 ORDER BY a.attnum));
+    DROP VIEW pg_temp.fs_spine_shape;
+    EXECUTE pg_catalog.format('INSERT INTO fs_training.%I SELECT * FROM (%s) s ORDER BY s.fs_ord', v_open.spine_table, v_spine);
+    RETURN QUERY SELECT * FROM fs.store_training_set(v_name, v_open.version, p_timestamp_column, v_refs, v_as_of,
         CASE WHEN fs.is_spine_query(p_spine) THEN p_spine
              WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = v_source) = 't' THEN 'client upload'
              ELSE 'table ' || v_source::text END,

@@ -179,23 +179,24 @@ AS $$
 DECLARE
     v_base fs.feature_view_version := fs.resolve_version(p_base);
     v_new  fs.feature_view_version := fs.resolve_version(p_new);
+    v_base_stats fs.feature_stats[];
+    v_new_stats  fs.feature_stats[];
 BEGIN
-    CREATE TEMP TABLE IF NOT EXISTS fs_drift_stats (side text, stats fs.feature_stats) ON COMMIT DROP;
-    TRUNCATE fs_drift_stats;
+    -- Arrays, not temp tables: a caller could have made a table of that name first.
     -- The time range applies to history; an online table is measured as it serves now.
-    INSERT INTO fs_drift_stats SELECT 'base', s FROM fs.compute_stats(p_base,
-        CASE WHEN p_base_source = 'history' THEN p_start END, CASE WHEN p_base_source = 'history' THEN p_end END, p_base_source) s;
-    INSERT INTO fs_drift_stats SELECT 'new', s FROM fs.compute_stats(p_new,
-        CASE WHEN p_new_source = 'history' THEN p_start END, CASE WHEN p_new_source = 'history' THEN p_end END, p_new_source) s;
+    v_base_stats := ARRAY(SELECT s FROM fs.compute_stats(p_base,
+        CASE WHEN p_base_source = 'history' THEN p_start END, CASE WHEN p_base_source = 'history' THEN p_end END, p_base_source) s);
+    v_new_stats := ARRAY(SELECT s FROM fs.compute_stats(p_new,
+        CASE WHEN p_new_source = 'history' THEN p_start END, CASE WHEN p_new_source = 'history' THEN p_end END, p_new_source) s);
     RETURN QUERY
     WITH pairs AS (
         SELECT coalesce(fb.name, fn.name) AS feature, fb.dtype AS dtype_base, fn.dtype AS dtype_new,
-               fb.rules AS rules_base, fn.rules AS rules_new, b.stats AS sb, n.stats AS sn,
+               fb.rules AS rules_base, fn.rules AS rules_new, b AS sb, n AS sn,
                fs.drift_thresholds(v_new.view_id, coalesce(fn.name, fb.name)) AS t
           FROM (SELECT * FROM fs.feature WHERE version_id = v_base.version_id) fb
           FULL JOIN (SELECT * FROM fs.feature WHERE version_id = v_new.version_id) fn ON fn.name = fb.name
-          LEFT JOIN fs_drift_stats b ON b.side = 'base' AND (b.stats).feature_id = fb.feature_id
-          LEFT JOIN fs_drift_stats n ON n.side = 'new' AND (n.stats).feature_id = fn.feature_id),
+          LEFT JOIN unnest(v_base_stats) b ON b.feature_id = fb.feature_id
+          LEFT JOIN unnest(v_new_stats) n ON n.feature_id = fn.feature_id),
     measured AS (
         SELECT p.feature,
                CASE WHEN p.dtype_base IS NULL THEN 'added'

@@ -24,16 +24,26 @@ GRANT EXECUTE ON FUNCTION fs.online_drift(text) TO fs_reader;
 -- table); only partition creation runs as the owner.
 GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, bigint, jsonb, timestamptz, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.replay_quarantine(bigint, text, text) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, bigint, bigint, bigint, jsonb, jsonb, timestamptz, timestamptz, timestamptz) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz, timestamptz) TO fs_writer;
+-- The bookkeeping functions fs.ingest calls as the writer. They log only open batches
+-- (issued, not yet logged) and count what reached history and quarantine themselves.
+GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_quarantine(bigint, integer, jsonb) TO fs_writer;
+-- Bounded whoever calls it (fs.max_new_partitions per call, plausible periods only).
+GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz[]) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.periods_between(text, timestamptz, timestamptz) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.max_new_partitions() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.is_trusted_type(oid) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.trusted_type(text) TO fs_reader;
 
 -- fs_reader reads the catalog and history (analysts, BI tools). These run as the caller.
 GRANT SELECT ON ALL TABLES IN SCHEMA fs TO fs_reader;
--- Replica DSNs may carry passwords: admins only.
+-- Replicas and sources are the admins' to see and manage (their DSNs never hold a
+-- password; the user mapping and the subscription do, which only their owners read).
 REVOKE ALL ON fs.replica FROM fs_reader;
 REVOKE ALL ON fs.source_database FROM fs_reader;
+GRANT SELECT ON fs.replica, fs.source_database TO fs_admin;
 GRANT SELECT (name, kind, server_name, local_schema, tables, version_id, event_time, added_at, added_by)
     ON fs.source_database TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.row_count(text, integer) TO fs_reader;
@@ -96,7 +106,9 @@ GRANT EXECUTE ON FUNCTION fs.training_set_version_of(text, integer) TO fs_reader
 GRANT EXECUTE ON FUNCTION fs.verify_training_set(text, integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.training_set_query(text, integer, boolean) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.store_training_set(text, text, text[], timestamptz, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.check_training_set_name(text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.open_training_spine(text, text[], oid[], integer[]) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.store_training_set(text, integer, text, text[], timestamptz, text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.pinned_refs(text[]) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.model_version_refs(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.model_refs(text, integer) TO fs_serving;
@@ -118,18 +130,18 @@ GRANT SELECT ON fs.models, fs.training_sets TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.training_set_sql(text, text[], text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.is_spine_query(text) TO fs_reader;
 
--- Sources (F5). Writers materialize (the source query runs with their rights); admins
--- schedule.
+-- Sources (F5). Writers materialize and run due refreshes; the source query runs as
+-- fs_source whoever calls (78_sources.sql). Only materialize records a run; a failed
+-- window's note (record_source_error) is the one thing a writer states itself.
 GRANT EXECUTE ON FUNCTION fs.normalize_source(text, jsonb) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.source_schedule_changed(integer, jsonb) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.due_sources() TO fs_reader;
-GRANT EXECUTE ON FUNCTION fs.source_probe(text, text, integer) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.materialize_source(text, timestamptz, timestamptz) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.record_source_run(integer, timestamptz, timestamptz, bigint, bigint, bigint, bigint, bigint, timestamptz, text[]) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.record_source_error(integer, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.run_due_sources() TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.schedule_with_pg_cron(text) TO fs_admin;
 GRANT SELECT ON fs.source_status TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.add_source_database(text, jsonb, text, text, text[], text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.import_source_tables(text, text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.remove_source_database(text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) TO fs_admin;

@@ -1,0 +1,52 @@
+"""Logical-replication subscriptions that never write a password where it can be read.
+
+``CREATE SUBSCRIPTION … CONNECTION '…'`` with the password in it ends up in the server
+log whenever the statement fails (``log_min_error_statement``), and in every log line of
+``log_statement = ddl``. So a subscription is made in steps: created without the password
+and without connecting, handed its full connection string by an ``ALTER SUBSCRIPTION``
+with statement logging switched off for that one statement (it only parses the string, so
+it does not fail on a server that is away), then enabled and refreshed, statements that
+carry no secret. The slot is made on the publisher by the caller beforehand.
+"""
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from fspg.connection import describe_dsn
+
+
+def has_password(dsn: str) -> bool:
+    """Whether a DSN carries a password."""
+    try:
+        return bool(psycopg.conninfo.conninfo_to_dict(dsn).get("password"))
+    except psycopg.ProgrammingError:
+        return False
+
+
+def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication: str, slot_name: str) -> None:
+    """Subscribe ``conn``'s database (autocommit) to ``publication`` at ``publisher_dsn`` over
+    the existing slot ``slot_name``, copying the published tables first."""
+    subscription = sql.Identifier(name)
+    conn.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}"
+                         " WITH (connect = false, slot_name = {})").format(
+        subscription, sql.Literal(describe_dsn(publisher_dsn)), sql.Identifier(publication), sql.Literal(slot_name)))
+    if has_password(publisher_dsn):
+        set_connection(conn, name, publisher_dsn)
+    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} ENABLE").format(subscription))
+    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(subscription))
+
+
+def set_connection(conn: psycopg.Connection, name: str, dsn: str) -> None:
+    """``ALTER SUBSCRIPTION … CONNECTION`` with the statement kept out of the server log."""
+    with conn.transaction():
+        try:
+            with conn.transaction():
+                # Superuser-only settings: where the role may not set them, the statement
+                # still only parses the string, so it does not fail and is not logged as
+                # an error (log_statement = ddl would still show it).
+                conn.execute("SET LOCAL log_statement = 'none'")
+                conn.execute("SET LOCAL log_min_error_statement = 'panic'")
+        except psycopg.errors.InsufficientPrivilege:
+            pass
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} CONNECTION {}").format(sql.Identifier(name), sql.Literal(dsn)))
