@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import psycopg
 
 from fspg import catalog, definitions, ingest, ingestlog, models, offline, online, upkeep
-from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn
+from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn, side_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
 from fspg.ingest import IngestResult
@@ -198,7 +198,8 @@ class FeatureStore:
         with self.connection() as conn:
             query, table = offline.build_query(conn, "load_batch", name, at=offline.utc(timestamp), limit=limit,
                                                entities=entities, features=features, as_of=as_of)
-        return offline.read_arrow(self.dsn, query, table)
+            dsn = side_dsn(self.dsn, conn)
+        return offline.read_arrow(dsn, query, table)
 
     def load_history(self, name: str, start: Any = None, end: Any = None, *, entities: Any = None,
                      features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
@@ -206,7 +207,8 @@ class FeatureStore:
         with self.connection() as conn:
             query, table = offline.build_query(conn, "history", name, start=offline.utc(start), end=offline.utc(end),
                                                entities=entities, features=features, as_of=as_of)
-        return offline.read_arrow(self.dsn, query, table)
+            dsn = side_dsn(self.dsn, conn)
+        return offline.read_arrow(dsn, query, table)
 
     def batches(self, name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The ingest log, newest first: rows in, inserted, quarantined, reasons, who, when."""
@@ -261,9 +263,9 @@ class FeatureStore:
                 table = training.spine_table(spine, timestamp_column)
                 count = sessions or (2 if table.num_rows >= training.PARALLEL_MIN_ROWS else 1)
                 if count > 1:
-                    return training.parallel_join(self.dsn, conn, table, refs, timestamp_column, as_of, count)
+                    return training.parallel_join(side_dsn(self.dsn, conn), conn, table, refs, timestamp_column, as_of, count)
                 spine = training.PreparedSpine(table)
-            with training.session(self.dsn, conn) as session:
+            with training.session(side_dsn(self.dsn, conn), conn) as session:
                 query = training.request_query(session, spine, refs, timestamp_column, as_of, version)
                 if output is not None:
                     return session.write_parquet(query, str(output), on_rows)
@@ -280,7 +282,7 @@ class FeatureStore:
 
         with self.connection() as conn:
             refs = training.requested_refs(conn, spine, features, service, service_version, model, model_version)
-            with training.session(self.dsn, conn) as session:
+            with training.session(side_dsn(self.dsn, conn), conn) as session:
                 yield from session.batches(training.request_query(session, spine, refs, timestamp_column, as_of, version))
 
     def create_training_set(self, name: str, spine: Any, features: list[str] | None = None, *,
@@ -301,7 +303,7 @@ class FeatureStore:
 
         with self.connection() as conn:
             refs = training.feature_refs(conn, features, service, service_version, model, model_version)
-            with training.session(self.dsn, conn) as session:
+            with training.session(side_dsn(self.dsn, conn), conn) as session:
                 return training.create(session, name, spine, refs, timestamp_column, as_of, description)
 
     def training_sets(self, name: str | None = None) -> list[dict[str, Any]]:

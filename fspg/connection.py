@@ -47,6 +47,18 @@ def describe_dsn(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
+def side_dsn(dsn: str, conn: psycopg.Connection) -> str:
+    """The DSN for a side connection (ADBC reads, extra training sessions) that acts as
+    ``conn`` does: when ``conn`` switched role (SET ROLE), the side connection starts in
+    that role too, never with the login's wider rights."""
+    current, session = conn.execute("SELECT current_user, session_user").fetchone()
+    if current == session:
+        return dsn
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    params["options"] = (params.get("options", "") + f" -c role={current}").strip()
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 def connect(dsn: str, **kwargs) -> psycopg.Connection:
     """Open one connection, turning a server that does not answer into ConnectionFailed."""
     kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT)

@@ -184,3 +184,28 @@ def database_on_each(servers) -> Iterator[list[str]]:
         for server in reversed(servers):
             with psycopg.connect(server.status().dsn_for("postgres"), autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+LOGIN_ROLES = {"serving": "fs_serving", "reader": "fs_reader", "writer": "fs_writer", "admin": "fs_admin"}
+
+
+@pytest.fixture(scope="session")
+def login_names(admin_dsn) -> dict[str, str]:
+    """One LOGIN role per fspg group role (fspg_login_<kind>), made once per server."""
+    names = {kind: f"fspg_login_{kind}" for kind in LOGIN_ROLES}
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        for kind, group in LOGIN_ROLES.items():
+            name = names[kind]
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone():
+                conn.execute(f'CREATE ROLE "{name}" LOGIN')
+            conn.execute(f'GRANT {group} TO "{name}"')
+    return names
+
+
+@pytest.fixture
+def logins(dsn, login_names) -> dict[str, str]:
+    """DSNs of the test's database as each login (real connections, not SET ROLE)."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(f'GRANT CONNECT ON DATABASE "{params["dbname"]}" TO PUBLIC')
+    return {kind: psycopg.conninfo.make_conninfo(**{**params, "user": name}) for kind, name in login_names.items()}
