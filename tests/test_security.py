@@ -7,6 +7,7 @@ legitimate path still works.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -231,3 +232,237 @@ def test_no_superuser_owns_fspg_and_every_definer_pins_its_path(conn):
            AND (r.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                                            WHERE c ~ '^search_path=pg_catalog(, [a-z_]+)*, pg_temp$'))""").fetchall()
     assert bad == []
+
+
+def _as(dsn: str) -> psycopg.Connection:
+    return psycopg.connect(dsn, autocommit=True)
+
+
+@contextlib.contextmanager
+def sqlstate(code: str):
+    """Expect a database error with fspg's SQLSTATE ``code`` (psycopg has no class for ours)."""
+    with pytest.raises(psycopg.Error) as caught:
+        yield caught
+    assert caught.value.sqlstate == code, f"{caught.value.sqlstate}: {caught.value}"
+
+
+def test_stored_types_are_never_pasted(world, logins, login_names):
+    conn = world
+    injection = "int, x int); ALTER ROLE " + login_names["writer"] + " SUPERUSER; CREATE TEMP TABLE y (z"
+    with _as(logins["writer"]) as writer:
+        # A writer cannot plant a batch log row at all ...
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            writer.execute("INSERT INTO fs.ingest_batch (batch_id, version_id, mode, rows_in, inserted, quarantined, columns,"
+                           " started_at, finished_at) VALUES (999, 1, 'quarantine', 0, 0, 0, %s, now(), now())",
+                           [json.dumps([{"name": "user_id", "type": injection}])])
+        # ... nor have the logging function store a type that is not one.
+        batch = writer.execute("SELECT nextval('fs.ingest_batch_id_seq')").fetchone()[0]
+        with sqlstate("YF010"):
+            writer.execute("SELECT fs.record_batch(%s, 1, 'quarantine', NULL, %s, now())",
+                           [batch, json.dumps([{"name": "user_id", "type": injection}])])
+    # A row written by an earlier release (or by hand) carrying the injection: replaying
+    # it as a superuser resolves the type through the catalog and refuses it.
+    bad = conn.execute("SELECT batch_id FROM fs.quarantine ORDER BY batch_id LIMIT 1").fetchone()[0]
+    columns = conn.execute("SELECT columns FROM fs.ingest_batch WHERE batch_id = %s", [bad]).fetchone()[0]
+    planted = [{**c, "type": injection} if c["name"] == "user_id" else c for c in columns]
+    conn.execute("UPDATE fs.ingest_batch SET columns = %s WHERE batch_id = %s", [json.dumps(planted), bad])
+    with sqlstate("YF010"):
+        conn.execute("SELECT * FROM fs.replay_quarantine(%s)", [bad])
+    # A CDC source column whose type is a statement: refused for an admin.
+    with _as(logins["admin"]) as admin:
+        with sqlstate("YF010"):
+            admin.execute("SELECT fs.cdc_prepare('evil', 'public.orders', 'daily_spend', NULL, %s, ARRAY['user_id'], 'host=x')",
+                          [json.dumps({"user_id": "bigint", "spend_1d": "float8); ALTER ROLE " + login_names["admin"]
+                                       + " SUPERUSER; CREATE TABLE z (a int"})])
+    assert _role_state(conn, login_names["writer"])[0] is False
+    assert _role_state(conn, login_names["admin"])[0] is False
+    assert conn.execute("SELECT to_regclass('public.orders')").fetchone()[0] is None
+    # The legitimate replay still works once the row is the store's own again.
+    conn.execute("UPDATE fs.ingest_batch SET columns = %s WHERE batch_id = %s", [json.dumps(columns), bad])
+    with _as(logins["writer"]) as writer:
+        replayed = writer.execute("SELECT rows_in, quarantined FROM fs.replay_quarantine(%s)", [bad]).fetchone()
+    assert replayed == (1, 1)  # -5 is still below min 0: quarantined again, not lost
+
+
+def test_bookkeeping_is_written_by_the_store_only(world, logins, login_names):
+    conn = world
+    logged = conn.execute("SELECT max(batch_id) FROM fs.ingest_batch").fetchone()[0]
+    stats_before = conn.execute("SELECT fs.row_count('user_stats', 1)").fetchone()[0]
+    with _as(logins["writer"]) as writer:
+        plants = [
+            ("INSERT INTO fs.ingest_batch (batch_id, version_id, mode, rows_in, inserted, quarantined, columns, started_at,"
+             " finished_at, created_by) VALUES (998, 1, 'quarantine', 5, 5, 0, '[]', now(), now(), 'someone_else')"),
+            "INSERT INTO fs.quarantine (batch_id, row_number, version_id, data, reasons) VALUES (1, 99, 1, '{}', '{x}')",
+            "INSERT INTO fs.history_stats (version_id, rows) VALUES (1, 1000000)",
+            "UPDATE fs.quarantine SET replayed_batch_id = 1",
+            "DELETE FROM fs.quarantine",
+            "SELECT fs.record_source_run(1, now(), '9999-01-01', NULL, 0, 0, 0, 0, now(), ARRAY['public.fake'])",
+            "UPDATE fs.view_source SET high_water = '9999-01-01'",
+            "INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)"
+            " VALUES ('table', 'public.fake', 'feature_view', 'user_stats@1')",
+        ]
+        for statement in plants:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                writer.execute(statement)
+        # Through the functions: a logged batch is final, a batch id not yet issued is refused.
+        for statement, args in [
+            ("SELECT fs.record_quarantine(%s, 1, '[{\"row_number\": 1, \"data\": {}, \"reasons\": [\"x\"]}]')", [logged]),
+            ("SELECT fs.record_batch(%s, 1, 'quarantine', NULL, '[]', now())", [logged]),
+            ("SELECT fs.record_batch(%s, 1, 'quarantine', NULL, '[]', now())", [logged + 10_000]),
+        ]:
+            with sqlstate("YF015"):
+                writer.execute(statement, args)
+        # What a writer may log is what really happened: an empty batch, logged as empty.
+        batch = writer.execute("SELECT nextval('fs.ingest_batch_id_seq')").fetchone()[0]
+        row = writer.execute("SELECT rows_in, inserted, created_by FROM fs.record_batch(%s, 1, 'quarantine', 'me', '[]', now())",
+                             [batch]).fetchone()
+        assert row == (0, 0, login_names["writer"])
+        # The legitimate path: rows in = inserted + quarantined, counted by the store.
+        store = FeatureStore(logins["writer"])
+        result = store.insert_batch("user_stats", {"user_id": [7, 8], "spend_7d": [1.0, -1.0]}, timestamp="2026-11-03")
+        store.close()
+    assert (result.rows_in, result.inserted, result.quarantined) == (2, 1, 1)
+    assert conn.execute("SELECT created_by FROM fs.ingest_batch WHERE batch_id = %s", [result.batch_id]).fetchone()[0] \
+        == login_names["writer"]
+    assert conn.execute("SELECT count(*) FROM fs.ingest_batch WHERE created_by = 'someone_else'").fetchone()[0] == 0
+    assert conn.execute("SELECT high_water < '3000-01-01' OR high_water IS NULL FROM fs.view_source").fetchone()[0]
+    assert conn.execute("SELECT fs.row_count('user_stats', 1)").fetchone()[0] == stats_before
+
+
+def test_source_queries_run_as_fs_source_whoever_runs_them(world, logins, admin_dsn):
+    conn = world
+    doc = {"feature_views": [
+        {"name": "secrets", "entity": "user", "partition": "day",
+         "source": {"query": "SELECT 1::bigint AS user_id, now() - interval '1 hour' AS event_ts,"
+                             " (SELECT string_agg(rolname || ':' || coalesce(rolpassword, ''), ',') FROM pg_authid) AS leak",
+                    "start": "2026-11-01", "refresh": "1 minute"},
+         "features": [{"name": "leak", "dtype": "text"}]},
+        {"name": "files", "entity": "user", "partition": "day",
+         "source": {"query": "SELECT 1::bigint AS user_id, now() - interval '1 hour' AS event_ts,"
+                             " pg_read_file('postgresql.conf') AS leak", "start": "2026-11-01", "refresh": "1 minute"},
+         "features": [{"name": "leak", "dtype": "text"}]}]}
+    with _as(logins["admin"]) as admin:
+        FeatureStore(connection=admin).apply(doc)
+    # A superuser runs the upkeep: the admin's queries still run with fs_source's rights.
+    with FeatureStore(conn.info.dsn) as superuser_store:
+        refreshed = {r["feature_view"]: r for r in superuser_store.run_due_sources()}
+        for name in ("secrets", "files"):
+            assert "permission denied" in refreshed[name]["error"]
+            with pytest.raises(errors.SourceFailed, match="permission denied"):
+                superuser_store.materialize(name)
+    for table in ("secrets__v1", "files__v1"):
+        assert conn.execute(f"SELECT count(*) FROM fs_offline.{table}").fetchone()[0] == 0
+        assert conn.execute(f"SELECT count(*) FROM fs_online.{table}").fetchone()[0] == 0
+    # The granted table still feeds its view, for a writer as for a superuser.
+    with _as(logins["writer"]) as writer:
+        rows = writer.execute("SELECT inserted FROM fs.materialize_source('daily_spend', '2026-11-01', '2026-11-03')").fetchone()
+    assert rows[0] == 6
+
+
+def test_created_ts_is_the_stores_clock_on_every_path(world, logins):
+    conn = world
+    before = conn.execute("SELECT content_hash FROM fs.verify_training_set('victim')").fetchone()[0]
+    with _as(logins["writer"]) as writer:
+        for stamp in ("2000-01-01", "9999-01-01"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                writer.execute("INSERT INTO fs_offline.user_stats__v2 (user_id, event_ts, created_ts, spend_7d)"
+                               " VALUES (1, '2026-11-02', %s, 999)", [stamp])
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                with writer.cursor().copy("COPY fs_offline.user_stats__v2 (user_id, event_ts, created_ts, spend_7d) FROM STDIN") as copy:
+                    copy.write_row((1, "2026-11-02", stamp, 999))
+        store = FeatureStore(connection=writer)
+        import pyarrow as pa
+        for data in ({"user_id": [1], "spend_7d": [999.0], "created_ts": [dt.datetime(2000, 1, 1, tzinfo=UTC)]},
+                     pa.table({"user_id": [1], "spend_7d": [999.0], "created_ts": [dt.datetime(9999, 1, 1, tzinfo=UTC)]})):
+            with pytest.raises(errors.FspgError):
+                store.insert_batch("user_stats", data, timestamp="2026-11-02")
+        # Plain SQL without it: the store stamps the row.
+        writer.execute("INSERT INTO fs_offline.user_stats__v2 (user_id, event_ts, spend_7d) VALUES (9, '2026-11-02', 9)")
+    stamped = conn.execute("SELECT created_ts FROM fs_offline.user_stats__v2 WHERE user_id = 9").fetchone()[0]
+    assert abs((stamped - dt.datetime.now(UTC)).total_seconds()) < 60
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v2 WHERE created_ts < '2026-01-01'"
+                        " OR created_ts > now()").fetchone()[0] == 0
+    after = conn.execute("SELECT content_hash, identical FROM fs.verify_training_set('victim')").fetchone()
+    assert after == (before, True)
+
+
+def test_an_old_row_makes_one_partition_and_the_bound_holds(dsn, conn, logins):
+    doc = {"entities": [{"name": "user", "keys": {"user_id": "bigint"}}],
+           "feature_views": [{"name": "daily", "entity": "user", "partition": "day",
+                              "features": [{"name": "x", "dtype": "float8"}]}]}
+    with FeatureStore(dsn) as store:
+        store.apply(doc)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    with _as(logins["writer"]) as writer:
+        store = FeatureStore(connection=writer)
+        started = time.monotonic()
+        result = store.insert_batch("daily", {
+            "user_id": list(range(1, 1001)), "x": [1.0] * 1000,
+            "event_ts": [dt.datetime(1971, 3, 1, tzinfo=UTC)] + [now - dt.timedelta(hours=i % 48) for i in range(999)]})
+        took = time.monotonic() - started
+        assert (result.inserted, result.quarantined) == (1000, 0)
+        assert took < 5, f"{took:.1f} s"
+        # The same through the staging path (a one-shot stream).
+        import pyarrow as pa
+        stream = pa.RecordBatchReader.from_batches(
+            pa.schema([("user_id", pa.int64()), ("x", pa.float64()), ("event_ts", pa.timestamp("us", tz="UTC"))]),
+            [pa.record_batch([pa.array([5001, 5002]), pa.array([1.0, 2.0]),
+                              pa.array([dt.datetime(1972, 5, 5, tzinfo=UTC), now], pa.timestamp("us", tz="UTC"))],
+                             names=["user_id", "x", "event_ts"])])
+        staged = store.insert_batch("daily", stream)
+        assert (staged.path, staged.inserted) == ("staging", 2)
+        partitions = writer.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = 'fs_offline.daily__v1'::regclass"
+                                    ).fetchone()[0]
+        assert partitions <= 6  # 1971, 1972, today, yesterday, the day before, and default
+        # A writer asking for many periods gets at most the database's bound, whatever it SETs.
+        conn.execute(f'ALTER DATABASE "{conn.info.dbname}" SET fspg.max_new_partitions = 5')
+        writer.execute("SET fspg.max_new_partitions = 100000")
+        created = writer.execute(
+            "SELECT fs.ensure_partitions((fs.resolve_version('daily')).version_id,"
+            " ARRAY(SELECT generate_series('1980-01-01'::timestamptz, '1980-12-31', '1 day')))").fetchone()[0]
+        assert created == 5
+    assert conn.execute("SELECT count(*) FROM fs_offline.daily").fetchone()[0] == 1002
+
+
+def test_a_training_set_name_cannot_reach_another_sets_tables(world, logins):
+    conn = world
+    before = conn.execute("SELECT pg_get_viewdef('fs_training.victim__v1'::regclass)").fetchone()[0]
+    with _as(logins["writer"]) as writer:
+        for name in ("victim__v1", "victim__v1__spine", "x;drop", "Victim"):
+            with sqlstate("YF001"):
+                writer.execute("SELECT * FROM fs.create_training_set(%s, 'SELECT 1::bigint AS user_id, now() AS event_ts',"
+                               " ARRAY['user_stats.spend_7d'])", [name])
+            with sqlstate("YF001"):
+                writer.execute("SELECT * FROM fs.store_training_set(%s, 1, 'event_ts', ARRAY['user_stats@1.spend_7d'],"
+                               " now(), 'x', NULL)", [name])
+        # The stored version's tables are sealed: storing it again, or writing into them, is refused.
+        with sqlstate("YF015"):
+            writer.execute("SELECT * FROM fs.store_training_set('victim', 1, 'event_ts', ARRAY['user_stats@1.spend_7d'],"
+                           " now(), 'x', NULL)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            writer.execute("INSERT INTO fs_training.victim__v1__spine (user_id, event_ts, fs_ord) VALUES (9, now(), 99)")
+        # A spine column of a type the caller made (a domain with a check) is refused.
+        writer.execute("CREATE DOMAIN pg_temp.sneaky AS bigint CHECK (VALUE > 0)")
+        with sqlstate("YF010"):
+            writer.execute("SELECT * FROM fs.open_training_spine('other', ARRAY['user_id', 'fs_ord'],"
+                           " ARRAY['pg_temp.sneaky'::regtype::oid, 'bigint'::regtype::oid], ARRAY[-1, -1])")
+    assert conn.execute("SELECT pg_get_viewdef('fs_training.victim__v1'::regclass)").fetchone()[0] == before
+    assert conn.execute("SELECT identical FROM fs.verify_training_set('victim', 1)").fetchone()[0] is True
+
+
+def test_readers_read_training_sets_models_statistics_and_lineage(world, logins):
+    conn = world
+    conn.execute("SELECT * FROM fs.compute_stats('user_stats')")
+    with FeatureStore(logins["reader"]) as reader:
+        table = reader.get_training_set("victim")
+        assert table.num_rows == 2 and table.column("spend_7d").to_pylist() == [4.0, 5.0]
+        assert reader.verify_training_set("victim")["identical"] is True
+        assert any(m["model"] == "fraud" for m in reader.models())
+        assert reader.lineage("user_stats")
+        assert reader.load_batch("user_stats", timestamp="2026-11-05").num_rows == 2
+    with _as(logins["reader"]) as reader:
+        assert reader.execute("SELECT count(*) FROM fs.feature_stats").fetchone()[0] > 0
+        assert reader.execute("SELECT current_user").fetchone()[0].startswith("fspg_login_reader")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("SELECT * FROM fs.create_training_set('r', 'SELECT 1::bigint AS user_id, now() AS event_ts',"
+                           " ARRAY['user_stats.spend_7d'])")
