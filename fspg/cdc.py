@@ -83,6 +83,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
             if lend:
                 store.execute(sql.SQL("REVOKE CREATE ON SCHEMA {} FROM fs_owner").format(sql.Identifier(schema)))
             store.commit()
+        made = False
         try:
             _publish(source, publication, schema, relation)
             # The slot is made on the source first: CREATE SUBSCRIPTION making it itself
@@ -91,11 +92,15 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                 source.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
             with connect(store_dsn, autocommit=True) as store:
                 subscriptions.create(store, subscription, source_dsn, publication, subscription)
+            made = True
             _wait_until_synced(store_dsn, subscription)
         except Exception:
+            # A failed add leaves nothing: not the catalog rows and mirror table, not the
+            # slot, not the publication (a subscription of that name fspg did not make is
+            # left alone: fspg.subscriptions drops only what it made).
             with connect(store_dsn, autocommit=True) as store:
-                if store.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [subscription]).fetchone():
-                    store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(subscription)))
+                if made:
+                    subscriptions.drop(store, subscription, keep_slot=True)
                 store.execute(DROP, {"name": name})
             source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                            " WHERE slot_name = %s AND NOT active", [subscription])

@@ -76,10 +76,7 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
             try:
                 subscriptions.create(replica, subscription, primary_dsn, "fspg_online", subscription)
             except Exception:
-                if replica.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [subscription]).fetchone():
-                    replica.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(sql.Identifier(subscription)))
-                    replica.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(sql.Identifier(subscription)))
-                    replica.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(subscription)))
+                # fspg.subscriptions dropped what it made; the slot made above goes too.
                 primary.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                                 " WHERE slot_name = %s AND NOT active", [subscription])
                 raise

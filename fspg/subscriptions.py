@@ -31,10 +31,24 @@ def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication:
     conn.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}"
                          " WITH (connect = false, slot_name = {})").format(
         subscription, sql.Literal(describe_dsn(publisher_dsn)), sql.Identifier(publication), sql.Literal(slot_name)))
-    if has_password(publisher_dsn):
-        set_connection(conn, name, publisher_dsn)
-    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} ENABLE").format(subscription))
-    conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(subscription))
+    try:
+        if has_password(publisher_dsn):
+            set_connection(conn, name, publisher_dsn)
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} ENABLE").format(subscription))
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(subscription))
+    except Exception:
+        drop(conn, name, keep_slot=True)
+        raise
+
+
+def drop(conn: psycopg.Connection, name: str, *, keep_slot: bool = False) -> None:
+    """Drop subscription ``name``; with ``keep_slot`` its slot on the publisher is left for
+    the caller (who made it) to drop, and the publisher is not contacted."""
+    subscription = sql.Identifier(name)
+    if keep_slot:
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(subscription))
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(subscription))
+    conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(subscription))
 
 
 def set_connection(conn: psycopg.Connection, name: str, dsn: str) -> None:

@@ -31,60 +31,48 @@ ACTIONS = {
 }
 
 ALLOWED = {
-    "fs_admin": {"read catalog", "describe", "define features", "insert history", "read history", "read online",
-                 "create training set", "register model", "read models", "deprecate version"},
-    "fs_writer": {"read catalog", "describe", "insert history", "read history", "read online",
-                  "create training set", "register model", "read models"},
-    "fs_reader": {"read catalog", "describe", "read history", "read online", "read models"},
-    "fs_serving": {"read online"},
-    "fspg_test_nobody": set(),
+    "admin": {"read catalog", "describe", "define features", "insert history", "read history", "read online",
+              "create training set", "register model", "read models", "deprecate version"},
+    "writer": {"read catalog", "describe", "insert history", "read history", "read online",
+               "create training set", "register model", "read models"},
+    "reader": {"read catalog", "describe", "read history", "read online", "read models"},
+    "serving": {"read online"},
+    "nobody": set(),
 }
 
 
 @pytest.fixture
-def applied(dsn, conn):
+def applied(dsn, conn, logins):
     with FeatureStore(dsn) as store:
         store.apply(base())
-    conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fspg_test_nobody')"
-                 " THEN CREATE ROLE fspg_test_nobody NOLOGIN; END IF; END $$")
-    conn.execute("GRANT CONNECT ON DATABASE " + conn.info.dbname + " TO PUBLIC")
-    return conn
+    conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fspg_login_nobody')"
+                 " THEN CREATE ROLE fspg_login_nobody LOGIN; END IF; END $$")
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    return {**logins, "nobody": psycopg.conninfo.make_conninfo(**{**params, "user": "fspg_login_nobody"})}
 
 
 @pytest.mark.parametrize("role", list(ALLOWED))
 def test_role_matrix(applied, role):
-    conn = applied
+    """Each action tried by a login of the role (a real connection, not SET ROLE)."""
     outcomes = {}
-    for action, statement in ACTIONS.items():
-        with pytest.raises(_Rollback):
-            with conn.transaction():
-                conn.execute(f"SET LOCAL ROLE {role}")
-                try:
-                    conn.execute(statement)
-                    outcomes[action] = "allowed"
-                except psycopg.errors.InsufficientPrivilege:
-                    outcomes[action] = "denied"
-                    raise _Rollback from None
-                raise _Rollback
+    with psycopg.connect(applied[role]) as conn:
+        assert conn.execute("SELECT current_user = session_user").fetchone()[0]
+        for action, statement in ACTIONS.items():
+            try:
+                conn.execute(statement)
+                outcomes[action] = "allowed"
+            except psycopg.errors.InsufficientPrivilege:
+                outcomes[action] = "denied"
+            conn.rollback()
     expected = {a: ("allowed" if a in ALLOWED[role] else "denied") for a in ACTIONS}
     assert outcomes == expected
 
 
-class _Rollback(Exception):
-    """Raised to roll a probe's transaction back."""
-
-
 def test_permission_denied_is_an_fspg_error(applied):
-    conn = applied
-    conn.autocommit = False
-    conn.execute("SET ROLE fs_reader")
-    store = FeatureStore(connection=conn)
-    with pytest.raises(errors.PermissionDenied):
-        store.apply({"feature_views": [{"name": "extra", "features": [{"name": "x", "dtype": "int"}]}]})
-    conn.rollback()
-    conn.execute("SET ROLE fs_reader")
-    assert {v["name"] for v in store.list_feature_views()} == {"user_stats", "fx_rates"}
-    conn.rollback()
+    with FeatureStore(applied["reader"]) as store:
+        with pytest.raises(errors.PermissionDenied):
+            store.apply({"feature_views": [{"name": "extra", "features": [{"name": "x", "dtype": "int"}]}]})
+        assert {v["name"] for v in store.list_feature_views()} == {"user_stats", "fx_rates"}
 
 
 def test_security_definer_functions_pin_search_path(conn):
@@ -105,22 +93,25 @@ def test_security_definer_functions_pin_search_path(conn):
 def test_a_writer_ingests_on_both_paths_and_a_reader_cannot(applied):
     import pyarrow as pa
 
-    conn = applied
-    conn.autocommit = False
-    conn.execute("SET ROLE fs_writer")
-    store = FeatureStore(connection=conn)
-    clean = store.insert_batch("user_stats", {"user_id": [1], "spend_7d": [1.0]}, timestamp="2026-11-01")
-    staged = store.insert_batch("user_stats", pa.RecordBatchReader.from_batches(
-        pa.schema([("user_id", pa.int64()), ("spend_7d", pa.float64())]),
-        [pa.record_batch([pa.array([2, 3]), pa.array([2.0, -1.0])], names=["user_id", "spend_7d"])]),
-        timestamp="2026-11-01")
+    with FeatureStore(applied["writer"]) as store:
+        clean = store.insert_batch("user_stats", {"user_id": [1], "spend_7d": [1.0]}, timestamp="2026-11-01")
+        staged = store.insert_batch("user_stats", pa.RecordBatchReader.from_batches(
+            pa.schema([("user_id", pa.int64()), ("spend_7d", pa.float64())]),
+            [pa.record_batch([pa.array([2, 3]), pa.array([2.0, -1.0])], names=["user_id", "spend_7d"])]),
+            timestamp="2026-11-01")
     assert (clean.path, clean.inserted) == ("direct", 1)
     assert (staged.path, staged.inserted, staged.quarantined) == ("staging", 1, 1)
-    conn.commit()
-    conn.execute("SET ROLE fs_reader")
-    with pytest.raises(errors.PermissionDenied):
-        store.insert_batch("user_stats", {"user_id": [4], "spend_7d": [1.0]}, timestamp="2026-11-01")
-    conn.rollback()
-    conn.execute("SET ROLE fs_reader")
-    assert store.load_batch("user_stats", timestamp="2026-11-02").num_rows == 2
-    conn.rollback()
+    with FeatureStore(applied["reader"]) as store:
+        with pytest.raises(errors.PermissionDenied):
+            store.insert_batch("user_stats", {"user_id": [4], "spend_7d": [1.0]}, timestamp="2026-11-01")
+        assert store.load_batch("user_stats", timestamp="2026-11-02").num_rows == 2
+
+
+def test_a_side_connection_keeps_the_role_a_caller_set(applied, dsn):
+    """A caller's connection that switched role: fspg's own side connections (ADBC reads)
+    act in that role too, never with the login's wider rights."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET ROLE fs_serving")
+        store = FeatureStore(connection=conn)
+        with pytest.raises(errors.PermissionDenied):
+            store.load_batch("user_stats", timestamp="2026-11-02")

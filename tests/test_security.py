@@ -466,3 +466,75 @@ def test_readers_read_training_sets_models_statistics_and_lineage(world, logins)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             reader.execute("SELECT * FROM fs.create_training_set('r', 'SELECT 1::bigint AS user_id, now() AS event_ts',"
                            " ARRAY['user_stats.spend_7d'])")
+
+
+def _with_password(dsn: str, password: str) -> str:
+    return psycopg.conninfo.make_conninfo(**{**psycopg.conninfo.conninfo_to_dict(dsn), "password": password})
+
+
+def test_no_password_reaches_a_statement_a_log_or_a_readable_row(server_pair):
+    from click.testing import CliRunner
+
+    from fspg import cdc, migrate, replicas
+    from fspg.cli import main
+    from tests.conftest import database_on_each
+
+    secret = f"s3cret-{time.monotonic_ns()}"
+    source_server, store_server = server_pair
+    with database_on_each(server_pair) as (source_dsn, store_dsn):
+        with _as(source_dsn) as app:
+            app.execute("CREATE TABLE public.orders (order_id bigint PRIMARY KEY, total numeric, status text)")
+        migrate.upgrade(store_dsn)
+        with FeatureStore(store_dsn) as store:
+            store.apply({"entities": [{"name": "order", "keys": {"order_id": "bigint"}}],
+                         "feature_views": [{"name": "order_events", "entity": "order",
+                                            "features": [{"name": "total", "dtype": "float8"}]}]})
+        # (trust authentication on these servers ignores the password; what matters is where it is written)
+        source_with_password = _with_password(source_dsn, secret)
+
+        # A CDC add whose CREATE SUBSCRIPTION fails (a subscription of that name exists, not fspg's).
+        with _as(store_dsn) as store:
+            store.execute("CREATE SUBSCRIPTION fspg_cdc_shop CONNECTION 'dbname=elsewhere' PUBLICATION p"
+                          " WITH (connect = false, slot_name = NONE)")
+        with pytest.raises(psycopg.Error):
+            cdc.add(store_dsn, "shop", source_with_password, "public.orders", "order_events")
+        with _as(source_dsn) as app:
+            assert app.execute("SELECT count(*) FROM pg_publication WHERE pubname = 'fspg_cdc_shop'").fetchone()[0] == 0
+            assert app.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fspg_cdc_shop'").fetchone()[0] == 0
+        with _as(store_dsn) as store:
+            assert store.execute("SELECT count(*) FROM fs.source_database").fetchone()[0] == 0
+            assert store.execute("SELECT to_regclass('public.orders')").fetchone()[0] is None
+            store.execute("DROP SUBSCRIPTION fspg_cdc_shop")  # the decoy was left alone
+
+        # The same add, now succeeding: nothing readable holds the password.
+        cdc.add(store_dsn, "shop", source_with_password, "public.orders", "order_events")
+        with _as(store_dsn) as store:
+            assert secret not in json.dumps(store.execute("SELECT * FROM fs.source_database").fetchall(), default=str)
+        status = CliRunner().invoke(main, ["--dsn", store_dsn, "source", "status"])
+        assert status.exit_code == 0 and secret not in status.output
+
+        # A replica of the feature store (on the source's server), its add failing first, then working.
+        replica_dsn = source_dsn
+        store_with_password = _with_password(store_dsn, secret)
+        with _as(replica_dsn) as replica:
+            replica.execute("CREATE SUBSCRIPTION fspg_rep CONNECTION 'dbname=elsewhere' PUBLICATION p"
+                            " WITH (connect = false, slot_name = NONE)")
+        with pytest.raises(psycopg.Error):
+            replicas.add(store_with_password, replica_dsn, name="rep")
+        with _as(store_dsn) as store:
+            assert store.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fspg_rep'").fetchone()[0] == 0
+        with _as(replica_dsn) as replica:
+            replica.execute("DROP SUBSCRIPTION fspg_rep")
+        replicas.add(store_with_password, replica_dsn, name="rep")
+        with _as(store_dsn) as store:
+            assert secret not in json.dumps(store.execute("SELECT * FROM fs.replica").fetchall(), default=str)
+        with _as(replica_dsn) as replica:  # the subscription itself has it: only a superuser reads that
+            assert secret in replica.execute("SELECT subconninfo FROM pg_subscription WHERE subname = 'fspg_rep'").fetchone()[0]
+        replicas.remove(store_dsn, "rep")
+        cdc.remove(store_dsn, "shop")
+
+    for server in server_pair:
+        log = server.log_file.read_text(errors="replace")
+        assert secret not in log, f"the password is in {server.log_file}"
+    # The failed statements were logged (so the check above could have found it).
+    assert "CREATE SUBSCRIPTION" in store_server.log_file.read_text(errors="replace")

@@ -95,3 +95,28 @@ def test_a_source_that_stops_answering_fails_the_window_and_keeps_the_mark(store
     status = conn.execute("SELECT high_water, last_error FROM fs.source_status").fetchone()
     assert status[0] == DAY0 + dt.timedelta(days=1) and status[1]
     assert store.materialize("merchant_orders", end=DAY0 + dt.timedelta(days=2))[0]["inserted"] == 4
+
+
+def test_an_admin_sees_and_manages_sources_and_replicas(store, conn, source_dsn, dsn, logins):
+    """fs_admin reads the source and replica registries and removes a source (a superuser
+    added it here: the source server takes no password, which postgres_fdw lets only a
+    superuser allow)."""
+    store.add_source("shop", source_dsn, ["orders"])
+    store.apply(definitions())
+    runner = CliRunner()
+    listed = runner.invoke(main, ["--dsn", logins["admin"], "source", "ls"])
+    assert listed.exit_code == 0, listed.output
+    assert "shop" in listed.output
+    replicas_ = runner.invoke(main, ["--dsn", logins["admin"], "replica", "status"])
+    assert replicas_.exit_code == 0, replicas_.output
+    # Materialized by the admin: the query runs as fs_source, which the source's tables were granted to.
+    done = runner.invoke(main, ["--dsn", logins["admin"], "materialize", "merchant_orders", "--end", "2026-11-03"])
+    assert done.exit_code == 0, done.output
+    removed = runner.invoke(main, ["--dsn", logins["admin"], "source", "remove", "shop"])
+    assert removed.exit_code == 0, removed.output
+    assert conn.execute("SELECT count(*) FROM fs.source_database").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM pg_foreign_server WHERE srvname = 'fs_src_shop'").fetchone()[0] == 0
+    # A reader sees neither registry's connection details.
+    with psycopg.connect(logins["reader"]) as reader:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            reader.execute("SELECT dsn FROM fs.source_database")
