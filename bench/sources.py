@@ -37,6 +37,8 @@ def source_table(conn: psycopg.Connection) -> None:
                  f" %s::timestamptz + i * interval '2 seconds' AS event_ts, {features} FROM generate_series(1, {ROWS}) i",
                  [T0])
     conn.execute("ANALYZE public.bench_source")
+    # Source queries run as fs_source: the DBA grants it what they read.
+    conn.execute("GRANT SELECT ON public.bench_source TO fs_source")
 
 
 def view(name: str) -> dict:

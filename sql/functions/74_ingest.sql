@@ -4,7 +4,8 @@
 -- every rule they break, logs the batch and returns the counts. It runs in the
 -- caller's transaction: the batch lands whole or not at all.
 -- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table),
---       fs.record_batch, fs.ingest,
+--       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
+--       only writers of fs.quarantine and fs.ingest_batch), fs.ingest,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
 --
 -- Fast path (docs/decisions.md): a client whose batch already has the history

@@ -1,5 +1,6 @@
 -- 82_serving: reading several views' online values in one round trip.
--- Owns: fs.serving_query (the SELECT for a list of pinned features, keyed by arrays of
+-- Owns: fs.work_features (a request's features as an array: the working set, never a
+--       temp table), fs.serving_query (the SELECT for a list of pinned features, keyed by arrays of
 --       entity keys), fs.online_query (the same from feature references),
 --       fs.create_service_functions (fs_serving.<service>(...) and
 --       fs_serving.<service>__v<N>(...), generated per feature service version).
@@ -9,6 +10,21 @@
 -- PostgreSQL inlines them into the caller's query: a prepared call costs what the
 -- hand-written join costs. Row i of the result answers the i-th element of the key
 -- arrays; entities without a value come back as NULLs; TTL-expired values are NULL.
+
+CREATE OR REPLACE FUNCTION fs.work_features(p_feature_ids integer[])
+RETURNS fs.work_feature[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT ARRAY(
+        SELECT ROW(t.ord, f.feature_id, f.version_id, fv.name, vv.version, f.name, f.dtype)::fs.work_feature
+          FROM unnest(p_feature_ids) WITH ORDINALITY AS t(id, ord)
+          JOIN fs.feature f ON f.feature_id = t.id
+          JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
+          JOIN fs.feature_view fv ON fv.view_id = vv.view_id
+         ORDER BY t.ord)
+$$;
+COMMENT ON FUNCTION fs.work_features(integer[]) IS 'The features of a request, in request order, as the working set serving and training queries are written from.';
 
 CREATE OR REPLACE FUNCTION fs.serving_query(p_feature_ids integer[])
 RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
@@ -27,13 +43,7 @@ DECLARE
     v_features fs.work_feature[];
 BEGIN
     -- The working set is an array, not a temp table: a caller could have made one first.
-    v_features := ARRAY(
-        SELECT ROW(t.ord, f.feature_id, f.version_id, fv.name, vv.version, f.name, f.dtype)::fs.work_feature
-          FROM unnest(p_feature_ids) WITH ORDINALITY AS t(id, ord)
-          JOIN fs.feature f ON f.feature_id = t.id
-          JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
-          JOIN fs.feature_view fv ON fv.view_id = vv.view_id
-         ORDER BY t.ord);
+    v_features := fs.work_features(p_feature_ids);
 
     -- The request's key columns: every entity key of the views, each once, in order.
     SELECT array_agg(name ORDER BY first), array_agg(dtype ORDER BY first) INTO key_names, key_types

@@ -2,8 +2,11 @@
 -- named, versioned, reproducible training sets built from them.
 -- Owns: fs.relation_columns, fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
 --       fs.newest_row_lookup, fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
---       fs.store_training_set, fs.training_set_version_of, fs.training_set_query,
---       fs.verify_training_set.
+--       fs.check_training_set_name, fs.open_training_spine, fs.store_training_set,
+--       fs.training_set_version_of, fs.training_set_query, fs.verify_training_set.
+-- A stored spine is the store's table from the start: opened by the owner, filled by the
+-- caller's transaction with the caller's rights, sealed by the owner (no SECURITY
+-- DEFINER function here reads a relation a caller made).
 -- For each spine row and each view: the newest history row with event_ts <= the spine's
 -- timestamp and within the view's TTL (fs.ttl_condition, the rule every read uses),
 -- created by as_of when given, ties broken by created_ts. Never a value from the future.
@@ -219,13 +222,7 @@ BEGIN
     SELECT array_agg(r.feature_id ORDER BY t.ord, r.feature_id) INTO v_ids
       FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
     -- An array, not a temp table: SECURITY DEFINER callers must not meet a caller's table.
-    v_features := ARRAY(
-        SELECT ROW(t.ord, f.feature_id, f.version_id, fv.name, vv.version, f.name, f.dtype)::fs.work_feature
-          FROM unnest(v_ids) WITH ORDINALITY AS t(id, ord)
-          JOIN fs.feature f ON f.feature_id = t.id
-          JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
-          JOIN fs.feature_view fv ON fv.view_id = vv.view_id
-         ORDER BY t.ord);
+    v_features := fs.work_features(v_ids);
     IF (SELECT count(DISTINCT version_id) FROM unnest(v_features)) <> (SELECT count(DISTINCT view_name) FROM unnest(v_features)) THEN
         RAISE EXCEPTION 'the request mixes versions of one feature view' USING ERRCODE = 'YF008';
     END IF;

@@ -73,6 +73,7 @@ GRANT EXECUTE ON FUNCTION fs.partition_name(integer, text, timestamptz) TO fs_re
 GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_columns_sql(integer, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.work_features(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.serving_query(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.online_query(text[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.nearest_query(text, text, integer, text[]) TO fs_serving;
