@@ -2,9 +2,10 @@
 ``python -m bench online`` runs one."""
 import sys
 
-from bench import ingest, online, sources, training
+from bench import ingest, online, security, sources, training
 
-BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main, "sources": sources.main}
+BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main, "sources": sources.main,
+              "security": security.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or BENCHMARKS:

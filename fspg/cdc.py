@@ -82,6 +82,11 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                                     "dsn": describe_dsn(source_dsn)})
             if lend:
                 store.execute(sql.SQL("REVOKE CREATE ON SCHEMA {} FROM fs_owner").format(sql.Identifier(schema)))
+            # The mirror belongs to the subscription's owner (this login): PostgreSQL 16+
+            # applies each change as the table's owner, and a switch of role per change
+            # cost 30x in latency; it also leaves fs_owner no way to add code to a table
+            # that a superuser's apply worker writes. Its trigger still runs as fs_owner.
+            store.execute(sql.SQL("ALTER TABLE {} OWNER TO CURRENT_USER").format(sql.Identifier(schema, relation)))
             store.commit()
         made = False
         try:
@@ -101,6 +106,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
             with connect(store_dsn, autocommit=True) as store:
                 if made:
                     subscriptions.drop(store, subscription, keep_slot=True)
+                _return_mirror(store, schema, relation)
                 store.execute(DROP, {"name": name})
             source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
                            " WHERE slot_name = %s AND NOT active", [subscription])
@@ -125,6 +131,12 @@ def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0
                 raise UserError(f"the initial copy of subscription {subscription} did not finish in {timeout:.0f} s",
                                 hint="see the feature store server's log for the apply worker's error")
             time.sleep(0.1)
+
+
+def _return_mirror(store: psycopg.Connection, schema: str, relation: str) -> None:
+    """Give the mirror table back to fs_owner, so fs.remove_source_database may drop it."""
+    if store.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}"."{relation}"']).fetchone()[0]:
+        store.execute(sql.SQL("ALTER TABLE {} OWNER TO fs_owner").format(sql.Identifier(schema, relation)))
 
 
 def _unpublish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:
@@ -192,5 +204,6 @@ def remove(store_dsn: str, name: str) -> bool:
         if reachable:
             with connect(source["dsn"], autocommit=True) as remote:
                 remote.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(source["server_name"])))
+        _return_mirror(store, source["local_schema"], source["tables"][0])
         store.execute(DROP, {"name": name})
     return reachable

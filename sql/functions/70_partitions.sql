@@ -59,6 +59,7 @@ DECLARE
     v_table   text;
     v_gran    text;
     v_keep    interval;
+    v_floor   timestamptz;
     v_start   timestamptz;
     v_end     timestamptz;
     v_name    text;
@@ -70,6 +71,9 @@ BEGIN
     IF v_table IS NULL OR p_periods IS NULL THEN
         RETURN 0;
     END IF;
+    -- A period that ended before the view's retention began gets no partition.
+    v_floor := greatest('1970-01-01 00:00+00'::timestamptz,
+                        coalesce(now() - v_keep - ('1 ' || v_gran)::interval, '-infinity'::timestamptz));
     -- One creator per version at a time; the others find the partitions made.
     PERFORM pg_advisory_xact_lock(hashtext('fspg.partitions'), p_version_id);
     -- Bounded whoever calls: plausible periods only (from 1970, or the view's retention,
@@ -77,9 +81,7 @@ BEGIN
     -- of the periods left out land in the default partition; fspg maintain adopts them.
     FOR v_start IN
         SELECT DISTINCT fs.period_start(v_gran, p) AS period FROM unnest(p_periods) p
-         WHERE p >= greatest('1970-01-01 00:00+00'::timestamptz, now() - coalesce(v_keep, interval '0') - ('1 ' || v_gran)::interval
-                                                                  - CASE WHEN v_keep IS NULL THEN now() - '1970-01-01 00:00+00' ELSE interval '0' END)
-           AND p <= now() + fs.max_future_skew() + ('1 ' || v_gran)::interval * 3
+         WHERE p >= v_floor AND p <= now() + fs.max_future_skew() + ('1 ' || v_gran)::interval * 3
          ORDER BY 1 DESC
     LOOP
         v_name := fs.partition_name(p_version_id, v_table, v_start);

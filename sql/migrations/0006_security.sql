@@ -89,11 +89,8 @@ BEGIN
                        CASE v.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
                                       WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END, v.rel);
     END LOOP;
-    -- CDC mirror tables live under the source's schema-qualified name.
-    FOR v IN SELECT format('%I.%I', d.local_schema, t) AS rel FROM fs.source_database d, unnest(d.tables) t
-              WHERE d.kind = 'cdc' AND to_regclass(format('%I.%I', d.local_schema, t)) IS NOT NULL LOOP
-        EXECUTE format('ALTER TABLE %s OWNER TO fs_owner', v.rel);
-    END LOOP;
+    -- (CDC mirror tables stay with the subscription's owner: logical replication applies
+    -- changes as the table's owner, see docs/decisions.md.)
     FOR v IN SELECT p.oid::regprocedure AS fn
                FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
               WHERE n.nspname = ANY (v_schemas) LOOP
