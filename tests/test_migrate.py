@@ -105,3 +105,35 @@ def test_stepwise_upgrade_equals_fresh_install(empty_dsn, dsn):
     for rev in reversed(list(script.walk_revisions())):
         migrate.upgrade(empty_dsn, rev.revision)
     assert _snapshot(empty_dsn) == _snapshot(dsn)
+
+
+def test_a_createrole_admin_migrates_a_fresh_server(tmp_path):
+    """A managed service's admin user (CREATEROLE, CREATEDB, no superuser) migrates: every
+    object still belongs to fs_owner, what needs a superuser is skipped with a notice, and
+    the store works. A fresh server of its own: roles are cluster-wide."""
+    from fspg import FeatureStore
+    from fspg.server import EmbeddedServer
+    from tests.defs import base
+
+    server = EmbeddedServer(tmp_path / "managed")
+    info = server.up()
+    try:
+        with psycopg.connect(info.dsn_for("postgres"), autocommit=True) as conn:
+            conn.execute("CREATE ROLE cloud_admin LOGIN CREATEROLE CREATEDB")
+        params = {**psycopg.conninfo.conninfo_to_dict(info.dsn_for("postgres")), "user": "cloud_admin"}
+        with psycopg.connect(psycopg.conninfo.make_conninfo(**params), autocommit=True) as conn:
+            conn.execute("CREATE DATABASE managed")
+        dsn = psycopg.conninfo.make_conninfo(**{**params, "dbname": "managed"})
+        assert migrate.upgrade(dsn) == migrate.head_revision()
+        assert migrate.upgrade(dsn) == migrate.head_revision()  # and again: a no-op
+        with FeatureStore(dsn) as store:
+            store.apply(base())
+            result = store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [1.0, -1.0]}, timestamp="2026-11-01")
+        assert (result.inserted, result.quarantined) == (1, 1)
+        with psycopg.connect(dsn) as conn:
+            owners = conn.execute("SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n"
+                                  " ON n.oid = c.relnamespace WHERE n.nspname LIKE 'fs%'").fetchall()
+            assert owners == [("fs_owner",)]
+            assert conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()[0] is False
+    finally:
+        server.destroy()

@@ -232,6 +232,15 @@ def test_no_superuser_owns_fspg_and_every_definer_pins_its_path(conn):
            AND (r.rolsuper OR NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) c
                                            WHERE c ~ '^search_path=pg_catalog(, [a-z_]+)*, pg_temp$'))""").fetchall()
     assert bad == []
+    # Bookkeeping and catalog tables: no role writes them but through fspg's functions;
+    # history takes INSERTs (without created_ts) and nothing else; online, nothing.
+    writes = conn.execute("""
+        SELECT r, c.oid::regclass::text, p FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+               unnest(ARRAY['fs_admin', 'fs_writer', 'fs_reader', 'fs_serving', 'fs_source']) r,
+               unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
+         WHERE n.nspname IN ('fs', 'fs_online', 'fs_training') AND c.relkind IN ('r', 'p')
+           AND has_table_privilege(r, c.oid, p)""").fetchall()
+    assert writes == []
 
 
 def _as(dsn: str) -> psycopg.Connection:
