@@ -199,6 +199,11 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
 
         emit_json({**result.__dict__, "seconds": round(result.seconds, 3)})
         return
+    if result.path == "existing":
+        click.echo(f"{label}already ingested as batch {result.batch_id} -> {result.feature_view}@{result.version}:"
+                   f" {result.rows_in:,} rows in, {result.inserted:,} inserted, {result.quarantined:,} quarantined;"
+                   " nothing written (--again ingests it anyway)")
+        return
     line = (f"{label}batch {result.batch_id} -> {result.feature_view}@{result.version}: {result.rows_in:,} rows in,"
             f" {result.inserted:,} inserted, {result.quarantined:,} quarantined"
             f" ({result.seconds:.2f}s, {result.rows_per_second:,.0f} rows/s)")
@@ -213,19 +218,28 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
 @click.option("--mode", type=click.Choice(["quarantine", "strict"]), default="quarantine", show_default=True,
               help="quarantine keeps good rows and sets bad ones aside; strict writes nothing if a row is bad.")
 @click.option("--timestamp", help="event_ts for every row when the file has no event_ts column (ISO 8601; naive = UTC).")
+@click.option("--batch-key", help="Key of the batch (one file), instead of the file's content hash.")
+@click.option("--again", is_flag=True, help="Ingest even a file whose content is on record already (no batch key).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, timestamp: str | None, as_json: bool) -> None:
-    """Ingest Parquet, CSV or JSON Lines FILES into feature view NAME (or NAME@V); one batch per file."""
-    from fspg.files import open_source
+def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, timestamp: str | None,
+           batch_key: str | None, again: bool, as_json: bool) -> None:
+    """Ingest Parquet, CSV or JSON Lines FILES into feature view NAME (or NAME@V); one batch per file.
+
+    A file whose content was ingested into the same view version before is not ingested
+    again: its first batch is reported (retries are safe). --again turns that off."""
+    from fspg.files import content_key, open_source
     from fspg.progress import Progress
 
+    if batch_key and len(files) > 1:
+        raise click.UsageError("--batch-key names one batch: give one file")
     with _store(ctx) as store:
         for path in files:
             source, total = open_source(path)
+            key = None if again else batch_key or content_key(path, timestamp)
             progress = Progress(f"{path}", total)
             try:
-                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, progress=progress)
+                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, batch_key=key, progress=progress)
             finally:
                 progress.close()
             _print_result(result, as_json, label=f"{path}: ")

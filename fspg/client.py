@@ -170,7 +170,8 @@ class FeatureStore:
 
     # -- offline store ----------------------------------------------------------------
     def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
-                     chunk_rows: int = 65_536, progress: Callable[[int], None] | None = None) -> IngestResult:
+                     batch_key: str | None = None, chunk_rows: int = 65_536,
+                     progress: Callable[[int], None] | None = None) -> IngestResult:
         """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
 
         ``data``: a dict of columns, a pyarrow Table/RecordBatch/RecordBatchReader, or a
@@ -180,9 +181,13 @@ class FeatureStore:
         bad ones aside with the rules they broke; ``mode="strict"`` writes nothing if any
         row is bad. The batch lands whole or not at all; every row is accounted for:
         ``rows_in == inserted + quarantined``.
+
+        ``batch_key`` makes retries safe: a second batch with a key already on record for
+        that view version writes nothing and returns the first batch's result (``path ==
+        "existing"``), also when both run at once (the second waits for the first).
         """
         with self.connection() as conn:
-            return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode,
+            return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
                                        chunk_rows=chunk_rows, progress=progress)
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,

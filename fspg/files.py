@@ -74,3 +74,15 @@ def write_table(table: pa.Table, path: str | Path) -> None:
         with path.open("w") as fh:
             for row in table.to_pylist():
                 fh.write(json.dumps(row, default=str) + "\n")
+
+
+def content_key(path: str, timestamp: str | None = None) -> str:
+    """The batch key of a file: its content's SHA-256 (and the timestamp given for its rows,
+    which is part of what lands), so the same file ingested twice lands once."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}" + (f"@{timestamp}" if timestamp else "")

@@ -35,9 +35,13 @@ NEXT_BATCH_ID = "SELECT nextval('fs.ingest_batch_id_seq')"
 ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[])"
 FUTURE_LIMIT = "SELECT now() + fs.max_future_skew()"
 INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
-          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s)")
+          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s)")
+BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons"
+          " FROM fs.batch_by_key(%(view)s, %(key)s) b LEFT JOIN fs.feature_view_version vv ON vv.version_id = b.version_id"
+          " LEFT JOIN fs.feature_view fv ON fv.view_id = vv.view_id")
 LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
-              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s)")
+              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s,"
+              " %(batch_key)s)")
 REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
           " FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s)")
 SET_WORK_MEM = "SELECT set_config('work_mem', %(work_mem)s, true)"
@@ -83,6 +87,7 @@ def insert_batch(
     timestamp: Any = None,
     mode: str = "quarantine",
     source: str | None = None,
+    batch_key: str | None = None,
     chunk_rows: int = 65_536,
     progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
@@ -94,14 +99,27 @@ def insert_batch(
     started = time.perf_counter()
     batches = to_source(data, chunk_rows=chunk_rows)
     shaper = BatchShaper(batches.schema, view_columns(conn, view), view=view, timestamp=timestamp)
+    if batch_key is not None:
+        with conn.transaction():
+            done = _existing(conn, view, batch_key)
+        if done is not None:
+            return _timed(done, started, "existing")
     if shaper.direct and batches.rewindable:
-        result = _try_direct(conn, view, batches, shaper, mode=mode, source=source, progress=progress)
+        result = _try_direct(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key, progress=progress)
         if result is not None:
-            return _timed(result, started, "direct")
+            return _timed(result, started, result.path)
         shaper.restart()
     with conn.transaction():
-        row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, progress=progress)
+        row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key,
+                                progress=progress)
     return _timed(IngestResult(*row), started, "staging")
+
+
+def _existing(conn: psycopg.Connection, view: str, batch_key: str) -> IngestResult | None:
+    """The batch on record under ``batch_key`` (waiting for one in flight), or None. Inside
+    the writing transaction, it also holds the key until that transaction ends."""
+    row = conn.execute(BY_KEY, {"view": view, "key": batch_key}).fetchone()
+    return IngestResult(*row) if row[0] is not None else None
 
 
 def _timed(result: IngestResult, started: float, path: str) -> IngestResult:
@@ -132,7 +150,7 @@ def _event_days(batches: BatchSource, shaper: BatchShaper, event_range) -> list[
     return batches.column_days("event_ts")
 
 
-def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> IngestResult | None:
+def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progress) -> IngestResult | None:
     from pgpq import ArrowToPostgresBinaryEncoder
 
     version_id, table = conn.execute(VERSION, {"view": view}).fetchone()
@@ -157,6 +175,12 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> Inges
     try:
         with conn.transaction():
             conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+            if batch_key is not None:
+                # Held from here to commit: a retry that raced past the first look finds
+                # this batch on record once it commits.
+                done = _existing(conn, view, batch_key)
+                if done is not None:
+                    return IngestResult(**{**done.__dict__, "path": "existing"})
             batch_id = conn.execute(NEXT_BATCH_ID).fetchone()[0]
             with conn.cursor() as cur:
                 # The default writer, not psycopg's queued one: its queue can hold a
@@ -173,15 +197,15 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, progress) -> Inges
             row = conn.execute(LOG_DIRECT, {
                 "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
-                "started": started_at}).fetchone()
-        return IngestResult(*row)
+                "started": started_at, "batch_key": batch_key}).fetchone()
+        return IngestResult(*row, path="direct")
     except ROW_REFUSED:
         if progress and sent:
             progress(-sum(sent))  # the second pass counts again
         return None
 
 
-def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, progress):
+def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, progress):
     from pgpq import ArrowToPostgresBinaryEncoder
 
     encoder = ArrowToPostgresBinaryEncoder(shaper.schema)
@@ -198,7 +222,8 @@ def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, progress):
             if progress:
                 progress(batch.num_rows)
         copy.write(encoder.finish())
-    row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source}).fetchone()
+    row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source,
+                                "batch_key": batch_key}).fetchone()
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
     return row
 

@@ -4,6 +4,7 @@
 -- every rule they break, logs the batch and returns the counts. It runs in the
 -- caller's transaction: the batch lands whole or not at all.
 -- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table),
+--       fs.batch_by_key (retries: a key already on record is that batch),
 --       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
 --       only writers of fs.quarantine and fs.ingest_batch), fs.ingest,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
@@ -191,8 +192,30 @@ END
 $$;
 COMMENT ON FUNCTION fs.check_open_batch(bigint) IS 'Raises YF015 unless p_batch_id was issued by fs.ingest_batch_id_seq and is not logged yet.';
 
+CREATE OR REPLACE FUNCTION fs.batch_by_key(p_view text, p_batch_key text)
+RETURNS fs.ingest_batch
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version_id integer := (fs.resolve_version(p_view)).version_id;
+    v_row        fs.ingest_batch;
+BEGIN
+    IF p_batch_key IS NULL OR btrim(p_batch_key) = '' OR length(p_batch_key) > 500 THEN
+        RAISE EXCEPTION 'a batch key is 1 to 500 characters, got %', coalesce(quote_literal(left(p_batch_key, 40)), 'NULL')
+            USING ERRCODE = 'YF015';
+    END IF;
+    -- Two batches with one key at once: the second waits here until the first has
+    -- committed (or rolled back), then finds it on record (a new snapshot per statement).
+    PERFORM pg_advisory_xact_lock(hashtext('fspg.batch_key'), hashtext(v_version_id || ':' || p_batch_key));
+    SELECT b.* INTO v_row FROM fs.ingest_batch b WHERE b.version_id = v_version_id AND b.batch_key = p_batch_key;
+    RETURN v_row;
+END
+$$;
+COMMENT ON FUNCTION fs.batch_by_key(text, text) IS 'The logged batch of view[@version] with this batch key (all NULL when there is none), after waiting for a concurrent batch with the same key; holds the key until the transaction ends.';
+
 CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
-                                           p_columns jsonb, p_started_at timestamptz)
+                                           p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)
 RETURNS fs.ingest_batch
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -205,12 +228,12 @@ BEGIN
     -- fs.history_stats per batch) and quarantine, never what a caller says; the CHECK on
     -- rows_in = inserted + quarantined is the promise that nothing is lost.
     INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
-                                 columns, min_event_ts, max_event_ts, started_at, finished_at, created_by)
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at, created_by, batch_key)
     SELECT p_batch_id, p_version_id, p_mode, p_source, h.rows + q.rows, h.rows, q.rows, q.reasons,
            coalesce((SELECT jsonb_agg(jsonb_build_object('name', fs.check_name('column', c ->> 'name'),
                                                          'type', fs.trusted_type(c ->> 'type')))
                        FROM jsonb_array_elements(p_columns) c), '[]'),
-           h.min_event_ts, h.max_event_ts, p_started_at, clock_timestamp(), session_user
+           h.min_event_ts, h.max_event_ts, p_started_at, clock_timestamp(), session_user, p_batch_key
       FROM (SELECT coalesce(sum(s.rows), 0)::bigint AS rows, min(s.min_event_ts) AS min_event_ts, max(s.max_event_ts) AS max_event_ts
               FROM fs.history_stats s WHERE s.batch_id = p_batch_id AND s.version_id = p_version_id) h,
            (SELECT count(*) AS rows,
@@ -222,9 +245,10 @@ BEGIN
     RETURN v_row;
 END
 $$;
-COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine.';
+COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine.';
 
-CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL,
+                                     p_batch_key text DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -256,6 +280,16 @@ BEGIN
     END IF;
     v_version := fs.resolve_version(p_view);
     v_view := (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
+    -- A retry of a batch already on record is that batch: nothing is written again.
+    IF p_batch_key IS NOT NULL THEN
+        SELECT * INTO v_logged FROM fs.batch_by_key(p_view, p_batch_key);
+        IF v_logged.batch_id IS NOT NULL THEN
+            PERFORM set_config('TimeZone', v_timezone, true);
+            RETURN QUERY SELECT v_logged.batch_id, v_view, v_version.version, v_logged.rows_in, v_logged.inserted,
+                                v_logged.quarantined, v_logged.reasons;
+            RETURN;
+        END IF;
+    END IF;
     v_q := fs.ingest_query(v_version.version_id, p_staging, v_future);
 
     -- One pass: how many rows are bad, and the event-time range of the plausible ones
@@ -306,7 +340,7 @@ BEGIN
     SELECT * INTO v_logged FROM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source,
         (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY a.attnum)
            FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
-        v_started);
+        v_started, p_batch_key);
     IF v_logged.rows_in <> v_rows_in THEN
         RAISE EXCEPTION 'batch %: % rows staged but % accounted for', v_batch, v_rows_in, v_logged.rows_in
             USING ERRCODE = 'YF015', HINT = 'Another session wrote rows under this batch id; nothing was written.';
@@ -319,10 +353,10 @@ BEGIN
     RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
 END
 $$;
-COMMENT ON FUNCTION fs.ingest(text, regclass, text, text) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row.';
+COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row. With a batch key already on record for that version, returns that batch and writes nothing.';
 
 CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text,
-                                               p_columns jsonb, p_started_at timestamptz)
+                                               p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -332,12 +366,12 @@ DECLARE
     v_version fs.feature_view_version := fs.resolve_version(p_view);
     v_logged  fs.ingest_batch;
 BEGIN
-    v_logged := fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_columns, p_started_at);
+    v_logged := fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_columns, p_started_at, p_batch_key);
     RETURN QUERY SELECT p_batch_id, (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id),
                         v_version.version, v_logged.rows_in, v_logged.inserted, v_logged.quarantined, v_logged.reasons;
 END
 $$;
-COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined); the counts are what reached history.';
+COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz, text) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined); the counts are what reached history.';
 
 CREATE OR REPLACE FUNCTION fs.replay_quarantine(p_batch_id bigint, p_view text DEFAULT NULL, p_mode text DEFAULT 'quarantine')
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)

@@ -400,7 +400,8 @@ $$;
 COMMENT ON FUNCTION fs.open_training_spine(text, text[], oid[], integer[]) IS 'Makes the spine table of training set name@N (N the next version) for the caller''s transaction to fill; fs.store_training_set then seals it.';
 
 CREATE OR REPLACE FUNCTION fs.store_training_set(p_name text, p_version integer, p_timestamp_column text, p_refs text[],
-                                                 p_as_of timestamptz, p_spine_source text, p_description text)
+                                                 p_as_of timestamptz, p_spine_source text, p_description text,
+                                                 p_as_of_default boolean DEFAULT false)
 RETURNS TABLE (name text, version integer, action text, row_count bigint, content_hash text, as_of timestamptz)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -415,6 +416,7 @@ DECLARE
     v_existing   fs.training_set_version;
     v_columns    text[];
     v_hash       record;
+    v_hashed     boolean := false;
     v_set_id     integer;
     v_version_id integer;
 BEGIN
@@ -438,6 +440,19 @@ BEGIN
      WHERE t.name = v_name AND tv.refs = p_refs AND tv.timestamp_column = p_timestamp_column
        AND tv.spine_hash = v_spine_hash AND tv.as_of = p_as_of
      ORDER BY tv.version DESC LIMIT 1;
+    IF NOT FOUND AND p_as_of_default THEN
+        -- as_of left to "now" (a notebook run again): the same spine and features giving the
+        -- same rows as a stored version are that version, not N+1 with the same hash.
+        v_columns := fs.relation_columns(v_spine);
+        SELECT * INTO v_hash FROM fs.content_hash(
+            fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns, true));
+        v_hashed := true;
+        SELECT tv.* INTO v_existing
+          FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+         WHERE t.name = v_name AND tv.refs = p_refs AND tv.timestamp_column = p_timestamp_column
+           AND tv.spine_hash = v_spine_hash AND tv.content_hash = v_hash.content_hash AND tv.row_count = v_hash.row_count
+         ORDER BY tv.version DESC LIMIT 1;
+    END IF;
     IF FOUND THEN
         EXECUTE format('DROP TABLE fs_training.%I', v_table || '__spine');
         RETURN QUERY SELECT v_name, v_existing.version, 'unchanged'::text, v_existing.row_count, v_existing.content_hash, v_existing.as_of;
@@ -459,8 +474,10 @@ BEGIN
                    format('Training set %s@%s: %s as of %s.', v_name, p_version, array_to_string(p_refs, ', '), p_as_of));
     EXECUTE format('COMMENT ON VIEW fs_training.%I IS %L', v_name, format('Training set %s, current version (%s).', v_name, p_version));
 
-    SELECT * INTO v_hash FROM fs.content_hash(
-        fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns, true));
+    IF NOT v_hashed THEN
+        SELECT * INTO v_hash FROM fs.content_hash(
+            fs.training_query(p_refs, format('fs_training.%I', v_table || '__spine'), p_timestamp_column, p_as_of, v_columns, true));
+    END IF;
 
     INSERT INTO fs.training_set (name, description) VALUES (v_name, p_description)
     ON CONFLICT (name) DO UPDATE SET description = coalesce(EXCLUDED.description, fs.training_set.description)
@@ -483,7 +500,7 @@ BEGIN
     RETURN QUERY SELECT v_name, p_version, 'create'::text, v_hash.row_count, v_hash.content_hash, p_as_of;
 END
 $$;
-COMMENT ON FUNCTION fs.store_training_set(text, integer, text, text[], timestamptz, text, text) IS 'Seals the spine fs.open_training_spine made and the caller filled as training set name@N, with its join view, content hash and catalog rows; drops it and returns the existing version when the definition is the same.';
+COMMENT ON FUNCTION fs.store_training_set(text, integer, text, text[], timestamptz, text, text, boolean) IS 'Seals the spine fs.open_training_spine made and the caller filled as training set name@N, with its join view, content hash and catalog rows; drops it and returns the existing version when the definition is the same.';
 
 CREATE OR REPLACE FUNCTION fs.create_training_set(p_name text, p_spine text, p_features text[],
                                                   p_timestamp_column text DEFAULT 'event_ts',
@@ -528,7 +545,7 @@ BEGIN
         CASE WHEN fs.is_spine_query(p_spine) THEN p_spine
              WHEN (SELECT c.relpersistence FROM pg_catalog.pg_class c WHERE c.oid = v_source) = 't' THEN 'client upload'
              ELSE 'table ' || v_source::text END,
-        p_description);
+        p_description, p_as_of IS NULL);
 END
 $$;
 COMMENT ON FUNCTION fs.create_training_set(text, text, text[], text, timestamptz, text) IS 'Builds training set name@N: stores the spine (a table, a view or a SELECT), pins the features and as_of (default: now, settled), and records the join''s row count and content hash. The same definition again returns the existing version.';
