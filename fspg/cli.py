@@ -384,7 +384,8 @@ def forget(ctx: click.Context, name: str, keys: tuple[str, ...], reason: str | N
         entity[key] = value
     with _store(ctx) as store:
         deleted = store.forget(name, entity, reason=reason)
-    click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted (logged in fs.erasure_log)")
+    click.echo(f"erased {entity} from {name}: {deleted:,} history rows deleted; online values, quarantined rows and"
+               " stored training-set spine rows too (what went where: fs.erasure_log.removed)")
 
 
 @main.group(name="training-set")

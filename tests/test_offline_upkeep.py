@@ -139,3 +139,39 @@ def test_client_killed_mid_batch_leaves_nothing(store, conn, dsn):
     assert conn.execute("SELECT count(*) FROM pg_class WHERE relname LIKE 'fs_stage_%%'").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs_offline.checked").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs.ingest_batch").fetchone()[0] == 0
+
+
+def test_forget_matches_typed_keys_everywhere_from_python_and_the_cli(store, conn, dsn, tmp_path):
+    """1 from Python, "1" from the CLI or a CSV: one entity. History and online of every
+    version, quarantine (Arrow and CSV rows), stored training-set spines; the log says what
+    went where, and a replay cannot bring it back."""
+    from click.testing import CliRunner
+
+    from fspg.cli import main
+
+    store.apply(ingest_defs())
+    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0]}, timestamp=dt.datetime(2026, 11, 1))
+    csv = tmp_path / "more.csv"
+    csv.write_text("user_id,amount\n1,-7\n2,-8\n")
+    assert CliRunner().invoke(main, ["--dsn", dsn, "ingest", "checked", str(csv), "--timestamp", "2026-11-01"]).exit_code == 0
+    assert conn.execute("SELECT count(*) FROM fs.quarantine").fetchone()[0] == 3  # -5 (a number), -7 and -8 (text)
+    store.create_training_set("spine_of_1", {"user_id": [1, 2], "event_ts": ["2026-11-02", "2026-11-02"]},
+                              features=["checked.amount"])
+    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "checked", "user_id=1", "--reason", "request 18"])
+    assert out.exit_code == 0, out.output
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked WHERE user_id = 1").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM fs_online.checked WHERE user_id = 1").fetchone()[0] == 0
+    remaining = conn.execute("SELECT data ->> 'user_id' FROM fs.quarantine ORDER BY 1").fetchall()
+    assert remaining == [("2",)]
+    assert conn.execute("SELECT user_id FROM fs_training.spine_of_1__v1__spine").fetchall() == [(2,)]
+    assert conn.execute("SELECT identical FROM fs.verify_training_set('spine_of_1')").fetchone()[0] is False
+    removed = conn.execute("SELECT removed FROM fs.erasure_log").fetchone()[0]
+    assert removed == {"history": {"checked@1": 1}, "online": {"checked@1": 1}, "quarantine": 2,
+                       "training_spines": {"spine_of_1@1": 1}}
+    # Replaying the batches finds nothing of the entity to bring back.
+    for batch in [r[0] for r in conn.execute("SELECT DISTINCT batch_id FROM fs.ingest_batch WHERE quarantined > 0")]:
+        store.replay_quarantine(batch)
+    assert conn.execute("SELECT count(*) FROM fs_offline.checked WHERE user_id = 1").fetchone()[0] == 0
+    # A key that is not of the key's type is refused, and nothing is erased.
+    with pytest.raises(errors.InvalidArgument, match="must be a bigint"):
+        store.forget("checked", {"user_id": "one"})

@@ -419,14 +419,20 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_view_id integer;
-    v_keys    text[];
-    v_where   text;
-    v_version record;
-    v_rows    bigint;
-    v_total   bigint := 0;
+    v_view_id  integer;
+    v_keys     text[];
+    v_types    text[];
+    v_where    text;
+    v_staged   text;
+    v_version  record;
+    v_spine    record;
+    v_rows     bigint;
+    v_total    bigint := 0;
+    v_removed  jsonb := jsonb_build_object('history', '{}'::jsonb, 'online', '{}'::jsonb, 'quarantine', 0,
+                                           'training_spines', '{}'::jsonb);
 BEGIN
-    SELECT fv.view_id, array_agg(k.name ORDER BY k.position) INTO v_view_id, v_keys
+    SELECT fv.view_id, array_agg(k.name ORDER BY k.position), array_agg(fs.sql_type(k.dtype) ORDER BY k.position)
+      INTO v_view_id, v_keys, v_types
       FROM fs.feature_view fv JOIN fs.entity_key k ON k.entity_id = fv.entity_id
      WHERE fv.name = p_view GROUP BY fv.view_id;
     IF v_view_id IS NULL THEN
@@ -438,20 +444,54 @@ BEGIN
         RAISE EXCEPTION 'forget needs every key of % and nothing else: %', p_view, array_to_string(v_keys, ', ')
             USING ERRCODE = 'YF015';
     END IF;
-    SELECT string_agg(format('%I = %L', k, p_entity ->> k), ' AND ') INTO v_where FROM unnest(v_keys) k;
+    -- Keys are matched by typed value everywhere: 1 from Python, "1" from the CLI or a CSV
+    -- are the same entity. A value that is not one of the key's type is an error.
+    FOR i IN 1 .. cardinality(v_keys) LOOP
+        IF NOT fs.is_valid_input(p_entity ->> v_keys[i], v_types[i]) THEN
+            RAISE EXCEPTION 'key % must be a %, got %', v_keys[i], v_types[i], p_entity -> v_keys[i] USING ERRCODE = 'YF015';
+        END IF;
+    END LOOP;
+    SELECT string_agg(format('%I = %L::%s', k.key, p_entity ->> k.key, k.typ), ' AND '),
+           -- Quarantined rows are kept as staged (a CDC change under "row"): parsed per row.
+           string_agg(format('(CASE WHEN fs.is_valid_input(coalesce(q.data ->> %1$L, q.data -> ''row'' ->> %1$L), %3$L)'
+                             ' THEN coalesce(q.data ->> %1$L, q.data -> ''row'' ->> %1$L)::%3$s END) = %2$L::%3$s',
+                             k.key, p_entity ->> k.key, k.typ), ' AND ')
+      INTO v_where, v_staged
+      FROM unnest(v_keys, v_types) AS k(key, typ);
     -- Every version: erasure means the entity is gone from all of the view's history.
-    FOR v_version IN SELECT version_id, offline_table, online_table FROM fs.feature_view_version WHERE view_id = v_view_id LOOP
+    FOR v_version IN SELECT version_id, version, offline_table, online_table FROM fs.feature_view_version
+                      WHERE view_id = v_view_id ORDER BY version LOOP
         EXECUTE format('DELETE FROM fs_offline.%I WHERE %s', v_version.offline_table, v_where);
         GET DIAGNOSTICS v_rows = ROW_COUNT;
         IF v_rows > 0 THEN
             INSERT INTO fs.history_stats (version_id, rows) VALUES (v_version.version_id, -v_rows);
         END IF;
         v_total := v_total + v_rows;
+        v_removed := jsonb_set(v_removed, ARRAY['history', p_view || '@' || v_version.version], to_jsonb(v_rows));
         EXECUTE format('DELETE FROM fs_online.%I WHERE %s', v_version.online_table, v_where);
-        DELETE FROM fs.quarantine q WHERE q.version_id = v_version.version_id AND q.data @> p_entity;
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_removed := jsonb_set(v_removed, ARRAY['online', p_view || '@' || v_version.version], to_jsonb(v_rows));
+        EXECUTE format('DELETE FROM fs.quarantine q WHERE q.version_id = %s AND %s', v_version.version_id, v_staged);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_removed := jsonb_set(v_removed, '{quarantine}', to_jsonb((v_removed ->> 'quarantine')::bigint + v_rows));
     END LOOP;
-    INSERT INTO fs.erasure_log (view_name, entity_key, rows_deleted, reason) VALUES (p_view, p_entity, v_total, p_reason);
+    -- Stored training sets that pinned a version of this view keep their spine rows for
+    -- the entity no more (their hash changes: verify_training_set says so).
+    FOR v_spine IN
+        SELECT DISTINCT t.name, tv.version, tv.spine_table
+          FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id)
+          JOIN fs.training_set_feature tf USING (ts_version_id) JOIN fs.feature f USING (feature_id)
+          JOIN fs.feature_view_version vv USING (version_id)
+         WHERE vv.view_id = v_view_id
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM unnest(v_keys) k WHERE k <> ALL (fs.relation_columns(format('fs_training.%I', v_spine.spine_table)::regclass)));
+        EXECUTE format('DELETE FROM fs_training.%I WHERE %s', v_spine.spine_table, v_where);
+        GET DIAGNOSTICS v_rows = ROW_COUNT;
+        v_removed := jsonb_set(v_removed, ARRAY['training_spines', v_spine.name || '@' || v_spine.version], to_jsonb(v_rows));
+    END LOOP;
+    INSERT INTO fs.erasure_log (view_name, entity_key, rows_deleted, reason, removed, erased_by)
+    VALUES (p_view, p_entity, v_total, p_reason, v_removed, session_user);
     RETURN v_total;
 END
 $$;
-COMMENT ON FUNCTION fs.forget(text, jsonb, text) IS 'Right to erasure: deletes one entity from every version of a view (history, online, quarantine) and logs it; returns history rows deleted.';
+COMMENT ON FUNCTION fs.forget(text, jsonb, text) IS 'Right to erasure: deletes one entity, matched by typed key value, from every version of a view (history, online, quarantine) and from the spines of stored training sets that use it; logs what it removed where; returns history rows deleted.';
