@@ -40,7 +40,9 @@ class Replica:
 def _name_from_dsn(dsn: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(dsn)
     raw = f"{params.get('host', 'local')}_{params.get('port', '5432')}_{params.get('dbname', '')}"
-    return re.sub(r"[^a-z0-9_]", "_", raw.lower())[:40]
+    name = re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", raw.lower())).strip("_")
+    # A name starts with a letter: 127.0.0.1 would make one that no check accepts.
+    return ("replica_" + name if not name[:1].isalpha() else name)[:40]
 
 
 def replicas(primary: psycopg.Connection) -> list[Replica]:

@@ -99,6 +99,13 @@ def json_status(primary_dsn):
 
 def test_add_twice_and_unreachable_replica(pair):
     primary_dsn, replica_dsn = pair
+    # Without a name, one is derived from the DSN (here 127.0.0.1: it must not start with a digit).
+    added = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--dsn", replica_dsn])
+    assert added.exit_code == 0, added.output
+    with psycopg.connect(primary_dsn) as conn:
+        name = conn.execute("SELECT name FROM fs.replica").fetchone()[0]
+    assert name.startswith("replica_127_0_0_1_")
+    replicas.remove(primary_dsn, name)
     replicas.add(primary_dsn, replica_dsn, "r1")
     with pytest.raises(errors.UserError, match="already a replica"):
         replicas.add(primary_dsn, replica_dsn, "r2")
