@@ -193,6 +193,19 @@ def describe(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 # -- offline store ----------------------------------------------------------------------
+def _tolerance(text: str | None) -> float | None:
+    """--max-quarantined: a count of rows, or a percentage (5%) as a fraction."""
+    if text is None:
+        return None
+    try:
+        value = float(text.rstrip("%")) / 100 if text.endswith("%") else int(text)
+    except ValueError:
+        raise click.BadParameter(f"a count (100) or a percentage (1.5%), got {text!r}", param_hint="--max-quarantined") from None
+    if value < 0 or (text.endswith("%") and value >= 1):
+        raise click.BadParameter(f"a count >= 0 or a percentage below 100%, got {text!r}", param_hint="--max-quarantined")
+    return value
+
+
 def _print_result(result, as_json: bool, label: str = "") -> None:
     if as_json:
         from fspg.output import emit_json
@@ -220,10 +233,11 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
 @click.option("--timestamp", help="event_ts for every row when the file has no event_ts column (ISO 8601; naive = UTC).")
 @click.option("--batch-key", help="Key of the batch (one file), instead of the file's content hash.")
 @click.option("--again", is_flag=True, help="Ingest even a file whose content is on record already (no batch key).")
+@click.option("--max-quarantined", metavar="N|P%", help="Fail a file (nothing written) when more than N rows, or P% of them, are bad.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, timestamp: str | None,
-           batch_key: str | None, again: bool, as_json: bool) -> None:
+           batch_key: str | None, again: bool, max_quarantined: str | None, as_json: bool) -> None:
     """Ingest Parquet, CSV or JSON Lines FILES into feature view NAME (or NAME@V); one batch per file.
 
     A file whose content was ingested into the same view version before is not ingested
@@ -233,13 +247,15 @@ def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, tim
 
     if batch_key and len(files) > 1:
         raise click.UsageError("--batch-key names one batch: give one file")
+    tolerance = _tolerance(max_quarantined)
     with _store(ctx) as store:
         for path in files:
             source, total = open_source(path)
             key = None if again else batch_key or content_key(path, timestamp)
             progress = Progress(f"{path}", total)
             try:
-                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, batch_key=key, progress=progress)
+                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, batch_key=key,
+                                            max_quarantined=tolerance, progress=progress)
             finally:
                 progress.close()
             _print_result(result, as_json, label=f"{path}: ")

@@ -170,7 +170,7 @@ class FeatureStore:
 
     # -- offline store ----------------------------------------------------------------
     def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
-                     batch_key: str | None = None, chunk_rows: int = 65_536,
+                     batch_key: str | None = None, max_quarantined: float | None = None, chunk_rows: int = 65_536,
                      progress: Callable[[int], None] | None = None) -> IngestResult:
         """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
 
@@ -185,10 +185,12 @@ class FeatureStore:
         ``batch_key`` makes retries safe: a second batch with a key already on record for
         that view version writes nothing and returns the first batch's result (``path ==
         "existing"``), also when both run at once (the second waits for the first).
+        ``max_quarantined`` (a count of rows, or a fraction below 1) fails the batch like
+        strict mode when more rows are bad: nothing is written, ``BatchRejected``.
         """
         with self.connection() as conn:
             return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
-                                       chunk_rows=chunk_rows, progress=progress)
+                                       max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress)
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
                    entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":

@@ -35,7 +35,7 @@ NEXT_BATCH_ID = "SELECT nextval('fs.ingest_batch_id_seq')"
 ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[])"
 FUTURE_LIMIT = "SELECT now() + fs.max_future_skew()"
 INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
-          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s)")
+          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric)")
 BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons"
           " FROM fs.batch_by_key(%(view)s, %(key)s) b LEFT JOIN fs.feature_view_version vv ON vv.version_id = b.version_id"
           " LEFT JOIN fs.feature_view fv ON fv.view_id = vv.view_id")
@@ -88,6 +88,7 @@ def insert_batch(
     mode: str = "quarantine",
     source: str | None = None,
     batch_key: str | None = None,
+    max_quarantined: float | None = None,
     chunk_rows: int = 65_536,
     progress: Callable[[int], None] | None = None,
 ) -> IngestResult:
@@ -111,7 +112,7 @@ def insert_batch(
         shaper.restart()
     with conn.transaction():
         row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key,
-                                progress=progress)
+                                max_quarantined=max_quarantined, progress=progress)
     return _timed(IngestResult(*row), started, "staging")
 
 
@@ -205,7 +206,7 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progres
         return None
 
 
-def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, progress):
+def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, max_quarantined, progress):
     from pgpq import ArrowToPostgresBinaryEncoder
 
     encoder = ArrowToPostgresBinaryEncoder(shaper.schema)
@@ -223,7 +224,7 @@ def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, p
                 progress(batch.num_rows)
         copy.write(encoder.finish())
     row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source,
-                                "batch_key": batch_key}).fetchone()
+                                "batch_key": batch_key, "max_quarantined": max_quarantined}).fetchone()
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
     return row
 

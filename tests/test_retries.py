@@ -108,3 +108,27 @@ def test_re_running_create_training_set_returns_the_version_it_made(store):
     changed = store.create_training_set("churn", spine, features=["user_stats.spend_7d"])
     assert (changed.version, changed.action) == (2, "create")
     assert changed.content_hash != first.content_hash
+
+
+def test_a_batch_may_say_how_many_bad_rows_it_tolerates(store, conn, dsn, tmp_path):
+    store.apply(base())
+    rows = {"user_id": list(range(10)), "spend_7d": [1.0] * 8 + [-1.0, -2.0]}
+    with pytest.raises(errors.BatchRejected, match="2 of 10 rows are bad, more than max_quarantined 1"):
+        store.insert_batch("user_stats", rows, timestamp="2026-11-01", max_quarantined=1)
+    with pytest.raises(errors.BatchRejected):
+        store.insert_batch("user_stats", rows, timestamp="2026-11-01", max_quarantined=0.1)
+    assert _history(conn) == 0 and conn.execute("SELECT count(*) FROM fs.quarantine").fetchone()[0] == 0
+    ok = store.insert_batch("user_stats", rows, timestamp="2026-11-01", max_quarantined=0.2)
+    assert (ok.inserted, ok.quarantined) == (8, 2)
+    with pytest.raises(errors.InvalidArgument):
+        store.insert_batch("user_stats", rows, timestamp="2026-11-02", max_quarantined=1.5)
+    # The CLI: a file of bad rows exits non-zero with one line, and writes nothing.
+    path = tmp_path / "bad.csv"
+    path.write_text("user_id,spend_7d\n" + "".join(f"{i},-1\n" for i in range(100, 200)))
+    result = CliRunner().invoke(main, ["--dsn", dsn, "ingest", "user_stats", str(path), "--timestamp", "2026-11-03",
+                                       "--max-quarantined", "5%"])
+    assert result.exit_code != 0 and result.stderr.count("\n") == 1, result.output
+    assert "more than max_quarantined" in result.stderr
+    bad = CliRunner().invoke(main, ["--dsn", dsn, "ingest", "user_stats", str(path), "--max-quarantined", "lots"])
+    assert bad.exit_code == 2
+    assert _history(conn) == 8

@@ -248,7 +248,7 @@ $$;
 COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine.';
 
 CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL,
-                                     p_batch_key text DEFAULT NULL)
+                                     p_batch_key text DEFAULT NULL, p_max_quarantined numeric DEFAULT NULL)
 RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -269,6 +269,7 @@ DECLARE
     v_sample      record;
     v_logged      fs.ingest_batch;
     v_periods     timestamptz[];
+    v_tolerated   numeric;
     v_future      timestamptz := now() + fs.max_future_skew();
     v_timezone    text := current_setting('TimeZone');
 BEGIN
@@ -302,11 +303,19 @@ BEGIN
                    v_q.bad_predicate, '1970-01-01 00:00+00', v_future, '1970-01-01 00:00+00', v_future, v_q.typed_query)
        INTO v_rows_in, v_quarantined, v_min, v_max;
 
-    IF p_mode = 'strict' AND v_quarantined > 0 THEN
+    IF p_max_quarantined IS NOT NULL AND (p_max_quarantined < 0 OR p_max_quarantined <> trunc(p_max_quarantined) AND p_max_quarantined >= 1) THEN
+        RAISE EXCEPTION 'max_quarantined is a count of rows (0, 1, 2, ...) or a fraction below 1, got %', p_max_quarantined
+            USING ERRCODE = 'YF015';
+    END IF;
+    -- A batch may say how much bad data it tolerates (a count, or a fraction of its rows):
+    -- above that it fails like strict mode, nothing written.
+    v_tolerated := CASE WHEN p_max_quarantined < 1 THEN p_max_quarantined * v_rows_in ELSE p_max_quarantined END;
+    IF (p_mode = 'strict' AND v_quarantined > 0) OR v_quarantined > v_tolerated THEN
         EXECUTE format('SELECT t."?row" AS row_number, t."?raw" AS data, %s AS reasons FROM (%s) t WHERE %s LIMIT 1',
                        v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate)
            INTO v_sample;
-        RAISE EXCEPTION 'batch rejected: row % breaks rule % (column %)',
+        RAISE EXCEPTION 'batch rejected: %row % breaks rule % (column %)',
+            CASE WHEN p_mode = 'strict' THEN '' ELSE format('%s of %s rows are bad, more than max_quarantined %s; ', v_quarantined, v_rows_in, p_max_quarantined) END,
             coalesce(v_sample.row_number::text, '?'), array_to_string(v_sample.reasons, ', '),
             split_part(v_sample.reasons[1], '__', 1)
             USING ERRCODE = 'YF012',
@@ -353,7 +362,7 @@ BEGIN
     RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
 END
 $$;
-COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row. With a batch key already on record for that version, returns that batch and writes nothing.';
+COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row, p_max_quarantined (a count, or a fraction below 1) when more rows are bad. With a batch key already on record for that version, returns that batch and writes nothing.';
 
 CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text,
                                                p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)

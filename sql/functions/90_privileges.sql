@@ -22,7 +22,7 @@ GRANT EXECUTE ON FUNCTION fs.online_drift(text) TO fs_reader;
 
 -- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging
 -- table); only partition creation runs as the owner.
-GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.batch_by_key(text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz, text) TO fs_writer;

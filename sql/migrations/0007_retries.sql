@@ -6,7 +6,8 @@ ALTER TABLE fs.ingest_batch ADD COLUMN batch_key text;
 COMMENT ON COLUMN fs.ingest_batch.batch_key IS 'The key a retried batch is recognised by (the caller''s, or a file''s content hash); unique per view version.';
 CREATE UNIQUE INDEX ingest_batch_key_idx ON fs.ingest_batch (version_id, batch_key) WHERE batch_key IS NOT NULL;
 
--- Signatures that gained the key, and the training-set store that recognises a re-run
+-- Signatures that gained the key (and fs.ingest a tolerance of bad rows), and the
+-- training-set store that recognises a re-run
 -- (sql/functions re-creates them).
 DROP FUNCTION IF EXISTS fs.record_batch(bigint, integer, text, text, jsonb, timestamptz);
 DROP FUNCTION IF EXISTS fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz);
