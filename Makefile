@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's server lives in ./.fspg (make clean removes it); fspg commands run in this
+# folder or below find it there.
 demo: $(STAMP)
-	$(BIN)/fspg demo
+	FSPG_HOME=$(CURDIR)/.fspg $(BIN)/fspg demo
 
 test: test-pg18 test-pg15
 

@@ -31,7 +31,13 @@ def resolve_dsn(dsn: str | None = None, *, start_embedded: bool = True) -> str:
     from fspg.server import EmbeddedServer
 
     server = EmbeddedServer()
-    info = server.up() if start_embedded else server.status()
+    info = server.status()
+    if info is None and start_embedded:
+        info = server.up()
+        # Say so: a command that starts a server should never do it silently.
+        import sys
+
+        print(f"fspg: started the embedded server in {server.home} ({info.dsn})", file=sys.stderr)
     if info is None:
         raise ConnectionFailed("the embedded server is not running", hint="run: fspg up")
     return info.dsn

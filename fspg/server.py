@@ -75,9 +75,20 @@ class ServerInfo:
         return f"postgresql://{SUPERUSER}@{self.host}:{self.port}/{database}"
 
 
-def default_home() -> Path:
-    """The directory the embedded server lives in: ``$FSPG_HOME`` or ``./.fspg``."""
-    return Path(os.environ.get(HOME_ENV) or ".fspg").expanduser().resolve()
+def default_home(start: Path | None = None) -> Path:
+    """The directory the embedded server lives in: ``$FSPG_HOME``; else the nearest ``.fspg``
+    in the working directory or one above it (a project's server, found from its
+    subfolders); else one per user (``platformdirs``' data directory). Never a second,
+    empty server because a command ran in another folder."""
+    if os.environ.get(HOME_ENV):
+        return Path(os.environ[HOME_ENV]).expanduser().resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".fspg").is_dir():
+            return folder / ".fspg"
+    import platformdirs
+
+    return platformdirs.user_data_path("fspg").resolve()
 
 
 def _bindir() -> Path:

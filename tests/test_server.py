@@ -82,3 +82,32 @@ def test_feature_store_starts_and_migrates_the_embedded_server_on_demand(home):
     assert EmbeddedServer(home).status() is not None
     result = _cli("ls")
     assert result.exit_code == 0 and "no feature views yet" in result.output
+
+
+def test_one_server_per_user_found_from_subfolders(tmp_path, monkeypatch):
+    """Without FSPG_HOME: the nearest .fspg upward (a project's server, from any of its
+    subfolders), else one per user; a command that starts a server says so."""
+    from fspg.server import default_home
+
+    monkeypatch.delenv("FSPG_HOME", raising=False)
+    monkeypatch.delenv("FSPG_DSN", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "user-data"))
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    project = tmp_path / "project"
+    (project / ".fspg").mkdir(parents=True)
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    assert default_home(project / "notebooks" / "deep") == (project / ".fspg").resolve()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    per_user = default_home(elsewhere)
+    assert per_user.is_relative_to(tmp_path) and per_user.name == "fspg" and ".fspg" not in per_user.parts
+
+    monkeypatch.chdir(project / "notebooks")
+    try:
+        started = _cli("ls")
+        assert started.exit_code == 0, started.output
+        assert f"started the embedded server in {(project / '.fspg').resolve()}" in started.stderr
+        again = _cli("ls")  # already running: nothing said
+        assert "started" not in again.stderr
+    finally:
+        EmbeddedServer(project / ".fspg").destroy()
