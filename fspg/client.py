@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import psycopg
 
 from fspg import catalog, definitions, ingest, ingestlog, models, offline, online, upkeep
-from fspg.connection import DSN_ENV, dsn_from_engine, make_pool, resolve_dsn, side_dsn
+from fspg.connection import DSN_ENV, connection_dsn, dsn_from_engine, make_pool, resolve_dsn, side_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
 from fspg.ingest import IngestResult
@@ -78,7 +78,7 @@ class FeatureStore:
             if self._pool is not None:
                 self._dsn = self._pool.conninfo
             elif self._connection is not None:
-                self._dsn = self._connection.info.dsn
+                self._dsn = connection_dsn(self._connection)
             else:
                 self._dsn = resolve_dsn(None)
         return self._dsn

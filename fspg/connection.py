@@ -53,6 +53,15 @@ def describe_dsn(dsn: str) -> str:
     return psycopg.conninfo.make_conninfo(**params)
 
 
+def connection_dsn(conn: psycopg.Connection) -> str:
+    """The DSN of an open connection with its credentials intact (``conn.info.dsn`` drops
+    the password, which a server with password authentication then asks for)."""
+    params = conn.info.get_parameters()
+    if conn.info.password:
+        params["password"] = conn.info.password
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 def side_dsn(dsn: str, conn: psycopg.Connection) -> str:
     """The DSN for a side connection (ADBC reads, extra training sessions) that acts as
     ``conn`` does: when ``conn`` switched role (SET ROLE), the side connection starts in
