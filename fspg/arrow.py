@@ -152,6 +152,22 @@ def _is_lossless(source: pa.DataType, target: pa.DataType) -> bool:
     return False
 
 
+def narrowable(batches: "BatchSource", columns: list[ViewColumn]) -> dict[str, pa.DataType]:
+    """Integer columns wider than their int feature whose values all fit it: a dict's Python
+    ints arrive as int64, and int32 would take the direct path. Values are looked at, never
+    cut: a value that does not fit leaves the column to the staging path's per-row check."""
+    found = {}
+    for column in columns:
+        if column.dtype != "int" or column.name not in batches.schema.names:
+            continue
+        if batches.schema.field(column.name).type not in (pa.int64(), pa.uint32(), pa.uint64()):
+            continue
+        lo, hi = batches.column_range(column.name)
+        if lo is None or (-2**31 <= lo and hi < 2**31):
+            found[column.name] = pa.int32()
+    return found
+
+
 def staging_type(name: str, source: pa.DataType, dtype: str) -> pa.DataType:
     """The Arrow type a column is staged as (see the module docstring)."""
     t = pa.types
@@ -184,7 +200,10 @@ def event_ts_column(timestamp: dt.datetime | dt.date | str, rows: int) -> pa.Arr
 class BatchShaper:
     """Shapes every record batch of one input to the same staging schema."""
 
-    def __init__(self, source: pa.Schema, columns: list[ViewColumn], *, view: str, timestamp: Any = None):
+    def __init__(self, source: pa.Schema, columns: list[ViewColumn], *, view: str, timestamp: Any = None,
+                 narrow: dict[str, pa.DataType] | None = None):
+        """``narrow``: columns whose values were seen to fit a narrower type (an int64 column of
+        an int feature whose values all fit in int32), staged as that type."""
         by_name = {c.name: c for c in columns}
         self.dtypes = {c.name: c.dtype for c in columns}
         unknown = [n for n in source.names if n not in by_name]
@@ -202,11 +221,16 @@ class BatchShaper:
         if missing:
             raise SchemaMismatch(f"missing column(s) {', '.join(missing)} for feature view {view}",
                                  hint="every row needs the entity key columns and event_ts (or pass timestamp=)")
-        fields = [pa.field(n, staging_type(n, source.field(n).type, by_name[n].dtype)) for n in source.names]
+        fields = [pa.field(n, (narrow or {}).get(n) or staging_type(n, source.field(n).type, by_name[n].dtype))
+                  for n in source.names]
         if self.stamp is not None:
             fields.append(pa.field("event_ts", pa.timestamp("us", tz="UTC")))
         # The fast path needs every column in the history table's exact binary type.
-        self.direct = all(_DIRECT_OK.get(by_name[f.name].dtype) == f.type for f in fields)
+        inexact = [f for f in fields if _DIRECT_OK.get(by_name[f.name].dtype) != f.type]
+        self.direct = not inexact
+        self.why = ("" if self.direct else
+                    f"column {inexact[0].name} arrives as {source.field(inexact[0].name).type if inexact[0].name in source.names else inexact[0].type}"
+                    f" for dtype {by_name[inexact[0].name].dtype}: each value is parsed and checked in the database")
         self.data_schema = pa.schema(fields)
         fields.append(pa.field("fs_row", pa.int64()))
         self.schema = pa.schema(fields)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from fspg.arrow import BatchShaper, BatchSource, ViewColumn, to_source
+from fspg.arrow import BatchShaper, BatchSource, ViewColumn, narrowable, to_source
 
 VIEW_COLUMNS = "SELECT name, role, dtype FROM fs.view_columns(%(view)s)"
 VERSION = "SELECT version_id, offline_table FROM fs.resolve_version(%(view)s)"
@@ -52,6 +53,7 @@ INGEST_WORK_MEM = "256MB"
 # Errors by which the history table refuses a row: the staging path sorts them out.
 ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException)
 _staging_names = itertools.count(1)
+log = logging.getLogger("fspg.ingest")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class IngestResult:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     path: str = "staging"
+    why: str = ""  # why a batch took the staging path (the direct path needs no reason)
 
     @property
     def rows_per_second(self) -> float:
@@ -99,21 +102,26 @@ def insert_batch(
         raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     started = time.perf_counter()
     batches = to_source(data, chunk_rows=chunk_rows)
-    shaper = BatchShaper(batches.schema, view_columns(conn, view), view=view, timestamp=timestamp)
+    columns = view_columns(conn, view)
+    narrow = narrowable(batches, columns) if batches.rewindable else {}
+    shaper = BatchShaper(batches.schema, columns, view=view, timestamp=timestamp, narrow=narrow)
     if batch_key is not None:
         with conn.transaction():
             done = _existing(conn, view, batch_key)
         if done is not None:
             return _timed(done, started, "existing")
+    why = shaper.why or ("" if batches.rewindable else "a one-shot stream (RecordBatchReader) cannot be read twice")
     if shaper.direct and batches.rewindable:
         result = _try_direct(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key, progress=progress)
         if result is not None:
             return _timed(result, started, result.path)
         shaper.restart()
+        why = "a row broke a rule: the batch is sorted into good and bad rows"
     with conn.transaction():
         row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key,
                                 max_quarantined=max_quarantined, progress=progress)
-    return _timed(IngestResult(*row), started, "staging")
+    log.info("batch %s of %s took the staging path: %s", row[0], view, why)
+    return _timed(IngestResult(*row, why=why), started, "staging")
 
 
 def _existing(conn: psycopg.Connection, view: str, batch_key: str) -> IngestResult | None:

@@ -1,0 +1,33 @@
+"""Small writes take the direct path when their values allow it, and a batch says which
+path it took and why."""
+from __future__ import annotations
+
+import logging
+
+import pyarrow as pa
+
+from fspg import FeatureStore
+
+DEFS = {"entities": [{"name": "user", "keys": {"user_id": "bigint"}}],
+        "feature_views": [{"name": "small", "entity": "user",
+                           "features": [{"name": "n", "dtype": "int"}, {"name": "x", "dtype": "float8", "rules": {"min": 0}}]}]}
+
+
+def test_python_ints_that_fit_an_int_feature_go_direct(store: FeatureStore, conn, caplog):
+    store.apply(DEFS)
+    fits = store.insert_batch("small", {"user_id": [1], "n": [5], "x": [1.0]}, timestamp="2026-11-01")
+    assert (fits.path, fits.why, fits.inserted) == ("direct", "", 1)
+    # A value past int32: not cut, not cast; the staging path checks it per row and says why.
+    with caplog.at_level(logging.INFO, logger="fspg.ingest"):
+        wide = store.insert_batch("small", {"user_id": [2, 3], "n": [2**40, 7], "x": [1.0, 2.0]}, timestamp="2026-11-01")
+    assert (wide.path, wide.inserted, wide.quarantined, wide.reasons) == ("staging", 1, 1, {"n__type": 1})
+    assert "column n arrives as int64 for dtype int" in wide.why
+    assert any("took the staging path" in r.getMessage() for r in caplog.records)
+    stream = pa.RecordBatchReader.from_batches(
+        pa.schema([("user_id", pa.int64()), ("x", pa.float64())]),
+        [pa.record_batch([pa.array([4]), pa.array([1.0])], names=["user_id", "x"])])
+    streamed = store.insert_batch("small", stream, timestamp="2026-11-01")
+    assert streamed.path == "staging" and "one-shot stream" in streamed.why
+    bad = store.insert_batch("small", {"user_id": [5, 6], "x": [-1.0, 1.0], "n": [1, 2]}, timestamp="2026-11-01")
+    assert (bad.path, bad.quarantined) == ("staging", 1) and "a row broke a rule" in bad.why
+    assert conn.execute("SELECT n FROM fs_offline.small WHERE user_id = 1").fetchone()[0] == 5
