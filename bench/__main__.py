@@ -2,10 +2,10 @@
 ``python -m bench online`` runs one."""
 import sys
 
-from bench import ingest, online, security, sources, training
+from bench import ingest, online, security, small_writes, sources, training
 
 BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main, "sources": sources.main,
-              "security": security.main}
+              "security": security.main, "small_writes": small_writes.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or BENCHMARKS:
