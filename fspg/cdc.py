@@ -58,6 +58,8 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
     schema, _, relation = table.rpartition(".")
     schema = schema or "public"
     publication = subscription = f"fspg_cdc_{name}"
+    with connect(store_dsn, autocommit=True) as store:
+        subscriptions.require_right(store, "adding a CDC source")
     with connect(source_dsn, autocommit=True) as source, source.cursor(row_factory=dict_row) as cur:
         if cur.execute("SHOW wal_level").fetchone()["wal_level"] != "logical":
             raise UserError(f"{describe_dsn(source_dsn)} has wal_level other than logical: changes cannot be captured",

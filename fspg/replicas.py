@@ -70,6 +70,7 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
                             hint="fspg replica status shows it; fspg replica remove drops it")
         primary.execute("SELECT fs.ensure_publication()")
         with connect(replica_dsn, autocommit=True) as replica:
+            subscriptions.require_right(replica, "adding a serving replica")
             _apply_ddl(primary, replica)
             # The slot first, on the primary: the subscription is made without connecting,
             # so its password never reaches a statement (fspg.subscriptions).

@@ -14,6 +14,25 @@ import psycopg
 from psycopg import sql
 
 from fspg.connection import describe_dsn
+from fspg.errors import PermissionDenied
+
+MAY_SUBSCRIBE = """
+SELECT r.rolsuper OR (current_setting('server_version_num')::int >= 160000
+                      AND pg_has_role(current_user, 'pg_create_subscription', 'USAGE')),
+       current_setting('server_version_num')::int >= 160000
+  FROM pg_roles r WHERE r.rolname = current_user"""
+
+
+def require_right(conn: psycopg.Connection, what: str) -> None:
+    """Refuse, naming the grant, before anything is made: creating a subscription needs a
+    superuser, or from PostgreSQL 16 a member of pg_create_subscription."""
+    may, sixteen = conn.execute(MAY_SUBSCRIBE).fetchone()
+    if not may:
+        user = conn.info.user
+        raise PermissionDenied(
+            f"{what} needs the right to create subscriptions, which {user} lacks",
+            hint=(f"a superuser runs GRANT pg_create_subscription TO {user} (and CREATE on the database)" if sixteen
+                  else "on PostgreSQL 15 only a superuser may create subscriptions: run it as one"))
 
 
 def has_password(dsn: str) -> bool:

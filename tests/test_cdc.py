@@ -180,3 +180,22 @@ def test_every_change_arrives_exactly_once_across_kills(servers, pair):
     expected = sorted([(o, t, "new") for o, t, _ in truth] + [(o, t, "paid") for o, t, s in truth if s == "paid"])
     assert sorted(rows) == expected
     assert len(truth) > 50
+
+
+def test_adding_cdc_without_the_right_names_the_grant(pair, servers):
+    """A login that may not create subscriptions (a managed service's admin before it is
+    granted pg_create_subscription) is refused before anything is made, with the grant to ask for."""
+    source_dsn, store_dsn = pair
+    with psycopg.connect(store_dsn, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cdc_admin')"
+                     " THEN CREATE ROLE cdc_admin LOGIN; END IF; END $$")
+        conn.execute("GRANT fs_admin TO cdc_admin")
+        sixteen = conn.info.server_version >= 160000
+    as_admin = psycopg.conninfo.make_conninfo(**{**psycopg.conninfo.conninfo_to_dict(store_dsn), "user": "cdc_admin"})
+    with pytest.raises(errors.PermissionDenied, match="right to create subscriptions") as refused:
+        cdc.add(as_admin, "shop", source_dsn, "public.orders", "order_events")
+    assert ("GRANT pg_create_subscription TO cdc_admin" if sixteen else "only a superuser") in refused.value.hint
+    with psycopg.connect(source_dsn) as app:
+        assert app.execute("SELECT count(*) FROM pg_publication").fetchone()[0] == 0
+    with psycopg.connect(store_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM fs.source_database").fetchone()[0] == 0

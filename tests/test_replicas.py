@@ -163,3 +163,16 @@ def test_remove_leaves_no_slot(pair):
         assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone()[0] == 0
     with pytest.raises(errors.UserError, match="no replica named r1"):
         replicas.remove(primary_dsn, "r1")
+
+
+def test_adding_a_replica_without_the_right_names_the_grant(pair):
+    primary_dsn, replica_dsn = pair
+    with psycopg.connect(replica_dsn, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'replica_admin')"
+                     " THEN CREATE ROLE replica_admin LOGIN; END IF; END $$")
+    as_admin = psycopg.conninfo.make_conninfo(**{**psycopg.conninfo.conninfo_to_dict(replica_dsn), "user": "replica_admin"})
+    with pytest.raises(errors.PermissionDenied, match="right to create subscriptions"):
+        replicas.add(primary_dsn, as_admin, "r9")
+    with psycopg.connect(primary_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM fs.replica").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'fspg_r9'").fetchone()[0] == 0
