@@ -81,21 +81,29 @@ class BatchSource:
                 hi = bmax if hi is None else max(hi, bmax)
         return lo, hi
 
-    def column_days(self, name: str) -> list[dt.datetime]:
-        """The distinct UTC days (as midnight instants) a timestamp column touches, in order:
-        what the store needs to know to create exactly the partitions a batch lands in."""
+    def time_profile(self, name: str) -> tuple[Any, Any, list[dt.datetime]]:
+        """(min, max, distinct UTC days as midnight instants) of a timestamp column, in one
+        pass: the range says whether every event is plausible, the days which partitions
+        the batch lands in."""
         import pyarrow.compute as pc
 
+        lo = hi = None
         days: set[int] = set()
         for batch in self.batches():
             column = batch.column(name)
+            result = pc.min_max(column)
+            bmin, bmax = result["min"].as_py(), result["max"].as_py()
+            if bmin is None:
+                continue
+            lo = bmin if lo is None else min(lo, bmin)
+            hi = bmax if hi is None else max(hi, bmax)
             per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[column.type.unit]
-            # The stored integer is UTC whatever the zone: floor it to whole days.
+            # The stored integer is UTC whatever the zone: whole days by integer division
+            # (exact for any instant; before 1970 the batch is refused by its range anyway).
             epoch = pc.cast(column, pa.int64())
-            days.update(v for v in pc.unique(pc.floor(pc.divide(pc.cast(epoch, pa.float64()), per_day))).to_pylist()
-                        if v is not None)
-        return [dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=int(d)) for d in sorted(days)]
-
+            days.update(v for v in pc.unique(pc.divide(epoch, per_day)).to_pylist() if v is not None)
+        epoch_day = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+        return lo, hi, [epoch_day + dt.timedelta(days=int(d)) for d in sorted(days)]
 
 def to_source(data: Any, *, chunk_rows: int = 65_536) -> BatchSource:
     """A BatchSource over a dict of columns, Arrow table/batch/reader, pandas or polars DataFrame,
@@ -228,9 +236,10 @@ class BatchShaper:
         # The fast path needs every column in the history table's exact binary type.
         inexact = [f for f in fields if _DIRECT_OK.get(by_name[f.name].dtype) != f.type]
         self.direct = not inexact
-        self.why = ("" if self.direct else
-                    f"column {inexact[0].name} arrives as {source.field(inexact[0].name).type if inexact[0].name in source.names else inexact[0].type}"
-                    f" for dtype {by_name[inexact[0].name].dtype}: each value is parsed and checked in the database")
+        # (A stamped event_ts is always exact: an inexact column is one of the input's.)
+        self.why = "" if self.direct else (
+            f"column {inexact[0].name} arrives as {source.field(inexact[0].name).type} for dtype"
+            f" {by_name[inexact[0].name].dtype}: each value is parsed and checked in the database")
         self.data_schema = pa.schema(fields)
         fields.append(pa.field("fs_row", pa.int64()))
         self.schema = pa.schema(fields)

@@ -93,10 +93,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
         made = False
         try:
             _publish(source, publication, schema, relation)
-            # The slot is made on the source first: CREATE SUBSCRIPTION making it itself
-            # would hang when source and feature store share a server.
-            if not source.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [subscription]).fetchone():
-                source.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
+            subscriptions.make_slot(source, subscription)
             with connect(store_dsn, autocommit=True) as store:
                 subscriptions.create(store, subscription, source_dsn, publication, subscription)
             made = True
@@ -110,8 +107,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                     subscriptions.drop(store, subscription, keep_slot=True)
                 _return_mirror(store, schema, relation)
                 store.execute(DROP, {"name": name})
-            source.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                           " WHERE slot_name = %s AND NOT active", [subscription])
+            subscriptions.drop_idle_slot(source, subscription)
             _unpublish(source, publication, schema, relation)
             raise
     return subscription
@@ -137,7 +133,7 @@ def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0
 
 def _return_mirror(store: psycopg.Connection, schema: str, relation: str) -> None:
     """Give the mirror table back to fs_owner, so fs.remove_source_database may drop it."""
-    if store.execute("SELECT to_regclass(%s) IS NOT NULL", [f'"{schema}"."{relation}"']).fetchone()[0]:
+    if store.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", [schema, relation]).fetchone()[0]:
         store.execute(sql.SQL("ALTER TABLE {} OWNER TO fs_owner").format(sql.Identifier(schema, relation)))
 
 
@@ -191,18 +187,16 @@ def remove(store_dsn: str, name: str) -> bool:
         source = next((s for s in cur.execute(SOURCES).fetchall() if s["name"] == name), None)
         if source is None:
             raise NotFound(f"CDC source {name} does not exist", hint="fspg source ls lists them")
-        subscription = sql.Identifier(source["server_name"])
         reachable = True
         if store.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [source["server_name"]]).fetchone():
             try:
                 with connect(source["dsn"], autocommit=True):
                     pass
-                store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(subscription))  # drops the slot on the source
             except ConnectionFailed:
                 reachable = False
-                store.execute(sql.SQL("ALTER SUBSCRIPTION {} DISABLE").format(subscription))
-                store.execute(sql.SQL("ALTER SUBSCRIPTION {} SET (slot_name = NONE)").format(subscription))
-                store.execute(sql.SQL("DROP SUBSCRIPTION {}").format(subscription))
+            # Reachable, DROP SUBSCRIPTION drops the slot on the source too; else the slot
+            # is left for the user to drop there (the CLI names it).
+            subscriptions.drop(store, source["server_name"], keep_slot=not reachable)
         if reachable:
             with connect(source["dsn"], autocommit=True) as remote:
                 remote.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(source["server_name"])))

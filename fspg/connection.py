@@ -70,7 +70,9 @@ def side_dsn(dsn: str, conn: psycopg.Connection) -> str:
     if current == session:
         return dsn
     params = psycopg.conninfo.conninfo_to_dict(dsn)
-    params["options"] = (params.get("options", "") + f" -c role={current}").strip()
+    # In libpq's options a backslash escapes a space or a backslash within a value.
+    role = current.replace("\\", "\\\\").replace(" ", "\\ ")
+    params["options"] = (params.get("options", "") + f" -c role={role}").strip()
     return psycopg.conninfo.make_conninfo(**params)
 
 

@@ -135,39 +135,32 @@ def _timed(result: IngestResult, started: float, path: str) -> IngestResult:
     return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started, "path": path})
 
 
-def _event_range(conn: psycopg.Connection, batches: BatchSource, shaper: BatchShaper):
-    """The batch's event-time range, or None when some event lies outside [1970, now + skew]
-    (those rows are bad, and the staging path quarantines them)."""
+def _event_days(conn: psycopg.Connection, batches: BatchSource, shaper: BatchShaper) -> list[dt.datetime] | None:
+    """The UTC days the batch's events fall on (the store creates partitions for those
+    only), or None when some event lies outside [1970, now + skew] (those rows are bad, and
+    the staging path quarantines them)."""
     if shaper.stamp is not None:
         from fspg.offline import utc
 
         lo = hi = utc(shaper.stamp)
+        days = [lo]
     else:
-        lo, hi = batches.column_range("event_ts")
+        lo, hi, days = batches.time_profile("event_ts")
         if lo is None:
             return None
         lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc) for v in (lo, hi))
     floor = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     ceiling = conn.execute(FUTURE_LIMIT).fetchone()[0]
-    return (lo, hi) if floor <= lo and hi <= ceiling else None
-
-
-def _event_days(batches: BatchSource, shaper: BatchShaper, event_range) -> list[dt.datetime]:
-    """The UTC days the batch's events fall on (the store creates partitions for those only)."""
-    if shaper.stamp is not None:
-        return [event_range[0]]
-    return batches.column_days("event_ts")
+    return days if floor <= lo and hi <= ceiling else None
 
 
 def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progress) -> IngestResult | None:
     from pgpq import ArrowToPostgresBinaryEncoder
 
     version_id, table = conn.execute(VERSION, {"view": view}).fetchone()
-    event_range = _event_range(conn, batches, shaper)
-    if event_range is None:
+    days = _event_days(conn, batches, shaper)
+    if days is None:
         return None
-    lo, hi = event_range
-    days = _event_days(batches, shaper, event_range)
     # Partitions first, in a transaction of their own when we can, so the batch's
     # transaction does not hold the partition lock while it copies.
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:

@@ -74,14 +74,12 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
             _apply_ddl(primary, replica)
             # The slot first, on the primary: the subscription is made without connecting,
             # so its password never reaches a statement (fspg.subscriptions).
-            if not primary.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [subscription]).fetchone():
-                primary.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [subscription])
+            subscriptions.make_slot(primary, subscription)
             try:
                 subscriptions.create(replica, subscription, primary_dsn, "fspg_online", subscription)
             except Exception:
                 # fspg.subscriptions dropped what it made; the slot made above goes too.
-                primary.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                                " WHERE slot_name = %s AND NOT active", [subscription])
+                subscriptions.drop_idle_slot(primary, subscription)
                 raise
         # The registry keeps how to reach the replica, never its password (a client's
         # .pgpass or PGPASSWORD supplies it to status and sync).

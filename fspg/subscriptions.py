@@ -43,6 +43,19 @@ def has_password(dsn: str) -> bool:
         return False
 
 
+def make_slot(publisher: psycopg.Connection, slot_name: str) -> None:
+    """The logical slot a subscription will use, made on the publisher first (CREATE
+    SUBSCRIPTION making its own hangs when both databases share a server)."""
+    if not publisher.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [slot_name]).fetchone():
+        publisher.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot_name])
+
+
+def drop_idle_slot(publisher: psycopg.Connection, slot_name: str) -> None:
+    """Drop a slot nobody streams from (after a failed add): never one in use."""
+    publisher.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
+                      " WHERE slot_name = %s AND NOT active", [slot_name])
+
+
 def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication: str, slot_name: str) -> None:
     """Subscribe ``conn``'s database (autocommit) to ``publication`` at ``publisher_dsn`` over
     the existing slot ``slot_name``, copying the published tables first."""

@@ -279,6 +279,10 @@ BEGIN
         RAISE EXCEPTION 'mode must be quarantine or strict, got %', coalesce(quote_literal(p_mode), 'NULL')
             USING ERRCODE = 'YF015';
     END IF;
+    IF p_max_quarantined IS NOT NULL AND (p_max_quarantined < 0 OR p_max_quarantined <> trunc(p_max_quarantined) AND p_max_quarantined >= 1) THEN
+        RAISE EXCEPTION 'max_quarantined is a count of rows (0, 1, 2, ...) or a fraction below 1, got %', p_max_quarantined
+            USING ERRCODE = 'YF015';
+    END IF;
     v_version := fs.resolve_version(p_view);
     v_view := (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
     -- A retry of a batch already on record is that batch: nothing is written again.
@@ -303,10 +307,6 @@ BEGIN
                    v_q.bad_predicate, '1970-01-01 00:00+00', v_future, '1970-01-01 00:00+00', v_future, v_q.typed_query)
        INTO v_rows_in, v_quarantined, v_min, v_max;
 
-    IF p_max_quarantined IS NOT NULL AND (p_max_quarantined < 0 OR p_max_quarantined <> trunc(p_max_quarantined) AND p_max_quarantined >= 1) THEN
-        RAISE EXCEPTION 'max_quarantined is a count of rows (0, 1, 2, ...) or a fraction below 1, got %', p_max_quarantined
-            USING ERRCODE = 'YF015';
-    END IF;
     -- A batch may say how much bad data it tolerates (a count, or a fraction of its rows):
     -- above that it fails like strict mode, nothing written.
     v_tolerated := CASE WHEN p_max_quarantined < 1 THEN p_max_quarantined * v_rows_in ELSE p_max_quarantined END;
@@ -322,7 +322,7 @@ BEGIN
                   DETAIL = format('%s of %s rows are bad; the first: %s', v_quarantined, v_rows_in, left(v_sample.data::text, 1000)),
                   HINT = 'Nothing was written. Fix the data, or ingest with mode quarantine to keep the good rows.';
     END IF;
-    IF v_max - v_min <= ('3 ' || v_version.partition_by)::interval THEN
+    IF v_min IS NULL OR v_max - v_min <= ('3 ' || v_version.partition_by)::interval THEN
         v_periods := fs.periods_between(v_version.partition_by, v_min, v_max);
     ELSE
         EXECUTE format('SELECT array_agg(DISTINCT fs.period_start(%L, t.event_ts)) FROM (%s) t'

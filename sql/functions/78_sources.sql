@@ -195,10 +195,9 @@ BEGIN
     -- Serialise runs of one view: two at once would both find the rows new.
     PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('fspg.source:' || v_version.version_id));
 
-    v_tables := fs.source_probe(v_name, v_source.query, v_version.version_id);
-    -- The query's own column types, from the catalog, as the column list of its rows.
-    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', c.name, pg_catalog.format_type(c.type_oid, c.typmod)), ', ')
-      INTO v_columns FROM fs.source_query_columns(v_source.query) c;
+    -- The tables it reads (lineage), and its own column types from the catalog as the
+    -- column definition list of its rows.
+    SELECT p.tables, p.column_list INTO v_tables, v_columns FROM fs.source_probe(v_name, v_source.query, v_version.version_id) p;
     BEGIN
         -- Created fresh (never IF NOT EXISTS) and dropped below: the store's own table.
         EXECUTE pg_catalog.format(
@@ -248,19 +247,20 @@ END
 $$;
 COMMENT ON FUNCTION fs.materialize_source(text, timestamptz, timestamptz) IS 'Runs a SQL-defined view''s source query as fs_source for event times in [start, end) (default: from its high-water mark to now) and appends the rows through fs.ingest; rows history already has unchanged are skipped, so a window can be re-run safely.';
 
-CREATE OR REPLACE FUNCTION fs.source_probe(p_view text, p_query text, p_version_id integer)
-RETURNS text[]
+CREATE OR REPLACE FUNCTION fs.source_probe(p_view text, p_query text, p_version_id integer,
+                                           OUT tables text[], OUT column_list text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_missing text;
     v_columns record;
-    v_tables  text[];
-    v_bad     text;
 BEGIN
     BEGIN
+        -- Every row carries the same list of tables the query reads.
         SELECT pg_catalog.array_agg(c.name) AS names, pg_catalog.min(c.tables::text)::text[] AS tables,
+               pg_catalog.string_agg(pg_catalog.format('%I %s', c.name, pg_catalog.format_type(c.type_oid, c.typmod)), ', ')
+                   AS column_list,
                pg_catalog.string_agg(pg_catalog.format('%s (%s)', c.name, pg_catalog.format_type(c.type_oid, c.typmod)), ', ')
                    FILTER (WHERE NOT fs.is_trusted_type(c.type_oid)) AS untrusted
           INTO v_columns FROM fs.source_query_columns(p_query) c;
@@ -280,10 +280,11 @@ BEGIN
         RAISE EXCEPTION 'the source query of feature view % yields column(s) of types fspg does not stage: %', p_view, v_columns.untrusted
             USING ERRCODE = 'YF010', HINT = 'Cast them to built-in types (text, bigint, ...) in the query.';
     END IF;
-    RETURN coalesce(v_columns.tables, '{}');
+    tables := coalesce(v_columns.tables, '{}');
+    column_list := v_columns.column_list;
 END
 $$;
-COMMENT ON FUNCTION fs.source_probe(text, text, integer) IS 'Checks that a source query parses (as fs_source), yields the entity keys and event_ts in built-in types; returns the tables it reads.';
+COMMENT ON FUNCTION fs.source_probe(text, text, integer) IS 'Checks that a source query parses (as fs_source), yields the entity keys and event_ts in built-in types; returns the tables it reads and its column definition list (name type, ...).';
 
 CREATE OR REPLACE FUNCTION fs.due_sources()
 RETURNS TABLE (feature_view text, version integer, version_id integer, high_water timestamptz, refresh interval)

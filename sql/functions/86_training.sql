@@ -532,13 +532,13 @@ BEGIN
     PERFORM fs.check_spine(v_source, v_spine, p_timestamp_column, fs.spine_keys(v_refs));
     -- The spine's shape, from a view of the query (names and types from the catalog).
     EXECUTE 'CREATE TEMP VIEW fs_spine_shape AS ' || v_spine;
-    SELECT * INTO v_open FROM fs.open_training_spine(v_name,
-        ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
-                 AND a.attnum > 0 ORDER BY a.attnum),
-        ARRAY(SELECT a.atttypid FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
-                 AND a.attnum > 0 ORDER BY a.attnum),
-        ARRAY(SELECT a.atttypmod FROM pg_catalog.pg_attribute a WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass
-                 AND a.attnum > 0 ORDER BY a.attnum));
+    SELECT o.* INTO v_open
+      FROM (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attnum) AS names,
+                   pg_catalog.array_agg(a.atttypid ORDER BY a.attnum) AS types,
+                   pg_catalog.array_agg(a.atttypmod ORDER BY a.attnum) AS typmods
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = 'pg_temp.fs_spine_shape'::pg_catalog.regclass AND a.attnum > 0) c,
+           fs.open_training_spine(v_name, c.names, c.types, c.typmods) o;
     DROP VIEW pg_temp.fs_spine_shape;
     EXECUTE pg_catalog.format('INSERT INTO fs_training.%I SELECT * FROM (%s) s ORDER BY s.fs_ord', v_open.spine_table, v_spine);
     RETURN QUERY SELECT * FROM fs.store_training_set(v_name, v_open.version, p_timestamp_column, v_refs, v_as_of,

@@ -16,3 +16,5 @@ DROP FUNCTION IF EXISTS fs.store_training_set(text, integer, text, text[], times
 
 ALTER TABLE fs.erasure_log ADD COLUMN removed jsonb;
 COMMENT ON COLUMN fs.erasure_log.removed IS 'What the erasure removed where: history and online rows per version, quarantined rows, rows of stored training-set spines.';
+-- fs.source_probe also returns the query's column list (one parse per window, not two).
+DROP FUNCTION IF EXISTS fs.source_probe(text, text, integer);
