@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from fspg.definitions import PlanStep
 
-APPLY = "SELECT kind, name, version, action FROM fs.apply(%(definitions)s, %(dry_run)s)"
+APPLY = "SELECT kind, name, version, action, serving FROM fs.apply(%(definitions)s, %(dry_run)s)"
 LIST_VIEWS = "SELECT * FROM fs.list_feature_views()"
 DESCRIBE_VIEW = "SELECT fs.describe_feature_view(%(name)s, %(version)s) AS description"
 

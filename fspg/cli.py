@@ -142,15 +142,20 @@ def migrate(ctx: click.Context, print_sql: bool) -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--promote", "promote", is_flag=True,
+              help="Backfill and promote every version this apply stages (local development).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def apply(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
-    """Apply definitions from YAML files or directories (entities, feature views, services)."""
+def apply(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, promote: bool, as_json: bool) -> None:
+    """Apply definitions from YAML files or directories (entities, feature views, services).
+
+    A changed feature view gets a staged version; serving stays on the promoted one until
+    fspg promote (or --promote here)."""
     from fspg import definitions
 
     doc = definitions.load(paths)
     with _store(ctx) as store:
-        plan = store.apply(doc, dry_run=dry_run)
+        plan = store.apply(doc, dry_run=dry_run, promote=promote)
     if as_json:
         from fspg.output import emit_json
 
@@ -158,7 +163,8 @@ def apply(ctx: click.Context, paths: tuple[str, ...], dry_run: bool, as_json: bo
         return
     for step in plan:
         version = f"@{step.version}" if step.version else ""
-        click.echo(f"{step.action:<12} {step.kind.replace('_', ' ')} {step.name}{version}")
+        note = f" ({step.message})" if step.message != step.action else ""
+        click.echo(f"{step.action:<12} {step.kind.replace('_', ' ')} {step.name}{version}{note}")
     if dry_run:
         click.echo("dry run: nothing was changed")
 
@@ -946,6 +952,9 @@ def demo(ctx: click.Context, examples_path: str) -> None:
 
     run(ctx.obj["dsn"], examples_path, echo=click.echo)
 
+
+# Command groups that live in their own modules register themselves on ``main``.
+from fspg.commands import rollout as _rollout_commands  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -14,16 +14,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, definitions, ingest, ingestlog, models, offline, online, upkeep
+from fspg import catalog, definitions, ingest, ingestlog, models, offline, online, rollout, upkeep
 from fspg.connection import DSN_ENV, connection_dsn, dsn_from_engine, make_pool, resolve_dsn, side_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
 from fspg.ingest import IngestResult
+
+#: seconds between checks whether a promote elsewhere changed what unpinned lookups mean
+SERVING_EPOCH_INTERVAL = 1.0
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -69,6 +74,8 @@ class FeatureStore:
         self._replica_dsns = list(replicas or [])
         self._replica_pool = None
         self._statements: dict[tuple, online.OnlineStatement] = {}
+        self._epoch: str | None = None
+        self._epoch_checked = float("-inf")
 
     # -- connections ------------------------------------------------------------------
     @property
@@ -127,19 +134,96 @@ class FeatureStore:
         self.close()
 
     # -- catalog ----------------------------------------------------------------------
-    def apply(self, source: str | Path | dict, *, dry_run: bool = False) -> list[definitions.PlanStep]:
+    def apply(self, source: str | Path | dict, *, dry_run: bool = False,
+              promote: bool = False) -> list[definitions.PlanStep]:
         """Apply definitions from a YAML file, a directory of them, or a mapping of the same shape.
 
         Everything is applied in one transaction. With ``dry_run`` nothing changes and
         the plan (create / new version / update / unchanged per object) is returned.
+        A changed feature view gets a *staged* version: serving stays on the promoted one
+        until ``promote`` (each step's ``message`` says so). ``promote=True`` (local
+        development) backfills and promotes every staged version at once.
         """
         doc = definitions.from_mapping(source) if isinstance(source, dict) else definitions.load(source)
         with self.connection() as conn:
             plan = catalog.apply(conn, doc, dry_run=dry_run)
             has_replicas = not dry_run and catalog.has_replicas(conn)
-        if has_replicas and any(step.action in ("create", "new version", "update") for step in plan):
+        if promote and not dry_run:
+            plan = self._promote_staged(plan)
+        if has_replicas and any(step.action in ("create", "new version", "update", "staged again") for step in plan):
             self.sync_replicas()
         return plan
+
+    def _promote_staged(self, plan: list[definitions.PlanStep]) -> list[definitions.PlanStep]:
+        """apply(promote=True): backfill and promote every view version the apply staged,
+        then apply again so services that follow those views are in the plan."""
+        staged = [s for s in plan if s.kind == "feature_view" and s.serving != s.version
+                  and s.action in ("new version", "staged again")]
+        for step in staged:
+            ref = f"{step.name}@{step.version}"
+            self.backfill(ref)
+            self.promote(ref)
+        return [definitions.PlanStep(s.kind, s.name, s.version, s.action, s.version) if s in staged else s
+                for s in plan]
+
+    # -- rollout ----------------------------------------------------------------------
+    def promote(self, ref: str, *, force: bool = False) -> rollout.Switch:
+        """Serve ``view@N`` (a staged version) from now on, atomically.
+
+        The online view ``fs_online.<view>``, unpinned reads, services that name the view
+        without a version and CDC feeds move; models and pinned services do not. The
+        version served until now stays written, so ``rollback`` loses nothing. Raises
+        ``NotReady`` when the version was never (or only partly) backfilled or its online
+        table is empty while the served one's is not, unless ``force``.
+        """
+        with self.connection() as conn:
+            switch = rollout.promote(conn, ref, force=force)
+        self._after_switch()
+        return switch
+
+    def rollback(self, view: str) -> rollout.Switch:
+        """Serve the version served before the last promote again; the version rolled back
+        from becomes staged (still written, can be promoted again)."""
+        with self.connection() as conn:
+            switch = rollout.rollback(conn, view)
+        self._after_switch()
+        return switch
+
+    def backfill(self, ref: str, *, from_version: int | None = None, start: Any = None, end: Any = None,
+                 on_step: Callable[[rollout.BackfillStep], None] | None = None) -> rollout.BackfillStep:
+        """Fill staged ``view@N`` from version ``from_version`` (default: the served one).
+
+        Rows go through N's rules (bad ones to its quarantine, counted); features N dropped
+        are ignored, new ones are NULL. Only event times in [start, end) when given. One
+        transaction per partition period; interrupted, calling again resumes. The online
+        table is rebuilt at the end. A version defined by a source query re-runs its query
+        for the range instead. Backfilled rows carry the backfill's created_ts (see
+        docs/decisions.md, "Staged versions").
+        """
+        with self.connection() as conn:
+            sourced = rollout.has_source(conn, ref)
+        if sourced:
+            windows = self.materialize(ref, start, end)
+            return rollout.BackfillStep(0, len(windows), len(windows), sum(w.get("rows_in", 0) for w in windows),
+                                        sum(w.get("inserted", 0) for w in windows),
+                                        sum(w.get("quarantined", 0) for w in windows), datetime.now(timezone.utc))
+        return rollout.backfill(self.connection, ref, from_version=from_version, start=offline.utc(start),
+                                end=offline.utc(end), on_step=on_step)
+
+    def rollout_status(self, view: str | None = None) -> list[dict[str, Any]]:
+        """Every version (of ``view``, or all) with its stage (promoted, staged, previous,
+        retired), backfill progress and when it was last promoted."""
+        with self.connection() as conn:
+            return rollout.status(conn, view)
+
+    def _after_switch(self) -> None:
+        # Lookups built here before name the old version; replicas need the new functions.
+        self._statements.clear()
+        self._epoch_checked = float("-inf")
+        with self.connection() as conn:
+            has_replicas = catalog.has_replicas(conn)
+        if has_replicas:
+            self.sync_replicas()
 
     def sync_replicas(self) -> list[str]:
         """Give every serving replica the online tables and functions made since; returns unreachable replicas.
@@ -230,7 +314,7 @@ class FeatureStore:
             return ingestlog.quarantine_rows(conn, batch_id, limit=limit)
 
     def replay_quarantine(self, batch_id: int, *, into: str | None = None, mode: str = "quarantine") -> IngestResult:
-        """Re-validate a batch's quarantined rows (after a fix) into ``into`` (default: the view's current version)."""
+        """Re-validate a batch's quarantined rows (after a fix) into ``into`` (default: the view's newest staged version, else the served one)."""
         with self.connection() as conn:
             return ingest.replay(conn, batch_id, view=into, mode=mode)
 
@@ -428,8 +512,23 @@ class FeatureStore:
                 self._statements[key] = refs
         return refs
 
+    def _check_serving_epoch(self) -> None:
+        # A lookup statement names the versions it was built for. A promote, rollback or
+        # new service version elsewhere changes what unpinned names mean: look at most once
+        # a second whether that happened, and rebuild the statements if so.
+        now = time.monotonic()
+        if now - self._epoch_checked < SERVING_EPOCH_INTERVAL:
+            return
+        with self.connection() as conn:
+            epoch = conn.execute("SELECT fs.serving_epoch()").fetchone()[0]
+        self._epoch_checked = now
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._statements.clear()
+
     def _online_statement(self, features, service, version) -> "online.OnlineStatement":
         # Built once on the primary (replicas have no catalog), then reused.
+        self._check_serving_epoch()
         key = (tuple(features) if features else None, service, version)
         statement = self._statements.get(key)
         if statement is None:

@@ -27,10 +27,26 @@ class PlanStep:
     name: str
     version: int | None
     action: str
+    #: the version serving the view or service afterwards (None for entities)
+    serving: int | None = None
+
+    @property
+    def message(self) -> str:
+        """What the step means for serving, in words ("new version 3 staged; serving stays on 2")."""
+        if self.kind == "feature_view" and self.action in ("new version", "staged again") and self.serving != self.version:
+            what = "new version" if self.action == "new version" else "version"
+            again = " again" if self.action == "staged again" else ""
+            return f"{what} {self.version} staged{again}; serving stays on {self.serving}"
+        if self.kind == "feature_view" and self.action == "create":
+            return f"version {self.version} serving"
+        if self.action == "new version":
+            return f"new version {self.version} serving"
+        return self.action
 
     def as_dict(self) -> dict[str, Any]:
         """The step as a plain dict (for --json)."""
-        return {"kind": self.kind, "name": self.name, "version": self.version, "action": self.action}
+        return {"kind": self.kind, "name": self.name, "version": self.version, "action": self.action,
+                "serving": self.serving, "message": self.message}
 
 
 def definition_files(path: str | Path) -> list[Path]:

@@ -9,7 +9,8 @@ from fspg.output import table
 def render(info: dict[str, Any]) -> str:
     """A feature view version as text: header, features with rules, versions, tables, lineage."""
     keys = ", ".join(f"{k['name']} {k['dtype']}" for k in info["keys"]) or "none (global view)"
-    current = " (current)" if info["version"] == info["current_version"] else f" (current is @{info['current_version']})"
+    current = (" (serving)" if info["version"] == info["current_version"]
+               else f" ({info.get('stage', 'not served')}; serving is @{info['current_version']})")
     lines = [
         f"{info['name']}@{info['version']}{current}  [{info['status']}]",
         f"  {info['description'] or 'no description'}",
@@ -23,7 +24,7 @@ def render(info: dict[str, Any]) -> str:
         _indent(table(info["features"], ["name", "dtype", "rules", "description"])),
         "",
         "versions:",
-        _indent(table(info["versions"], ["version", "status", "created_at", "tags"])),
+        _indent(table(info["versions"], ["version", "stage", "status", "created_at", "tags"])),
         "",
         "lineage:",
     ]

@@ -86,6 +86,10 @@ class SourceFailed(UserError):
     """A source query (of a SQL-defined view) did not run; nothing was written."""
 
 
+class NotReady(UserError):
+    """A staged version is not ready to serve (never or partly backfilled, empty online table)."""
+
+
 class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
@@ -109,8 +113,10 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF017": Conflict,          # a model version registered differently before
     "YF018": SourceFailed,      # a source query failed
     "YF019": ConnectionFailed,  # a source database does not answer
+    "YF020": NotReady,          # promote of a version not backfilled / with an empty online table
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
+    "23505": ValidationError,   # unique_violation: a second row of one entity and moment in a transaction
     "42501": PermissionDenied,  # insufficient_privilege
 }
 

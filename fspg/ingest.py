@@ -51,7 +51,11 @@ MODES = ("quarantine", "strict")
 # batch that fits stays off disk (measured: the trigger's cost halves at 1M rows).
 INGEST_WORK_MEM = "256MB"
 # Errors by which the history table refuses a row: the staging path sorts them out.
-ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException)
+# A row the history table refuses sends the batch to staging, which says which and why
+# (two rows of one entity and moment are a UniqueViolation there).
+BATCH_KEY_SETTING = "SELECT set_config('fspg.batch_key', %(batch_key)s, true)"
+ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException,
+               psycopg.errors.UniqueViolation)
 _staging_names = itertools.count(1)
 log = logging.getLogger("fspg.ingest")
 
@@ -184,6 +188,8 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progres
                 if done is not None:
                     return IngestResult(**{**done.__dict__, "path": "existing"})
             batch_id = conn.execute(NEXT_BATCH_ID).fetchone()[0]
+            # Copies into staged versions (dual writes) carry the key too.
+            conn.execute(BATCH_KEY_SETTING, {"batch_key": batch_key or ""})
             with conn.cursor() as cur:
                 # The default writer, not psycopg's queued one: its queue can hold a
                 # hundred MB of encoded rows when the server is the slower side.

@@ -69,24 +69,32 @@ def test_reapplying_unchanged_definitions_changes_nothing(store, conn):
     assert _catalog_counts(conn) == before
 
 
-def test_changed_definition_makes_new_version_and_keeps_old_data(store, conn):
+def test_changed_definition_makes_a_staged_version_and_serving_stays(store, conn):
     store.apply(base())
     conn.execute("INSERT INTO fs_offline.user_stats (user_id, event_ts, spend_7d) VALUES (1, now(), 10)")
     doc = base()
     view(doc, "user_stats")["features"].append({"name": "spend_30d", "dtype": "float8"})
     plan = store.apply(doc)
-    assert ("feature_view", "user_stats", 2, "new version") in _actions(plan)
-    # the service followed the current version, so it has a new version too
-    assert ("feature_service", "scoring", 2, "new version") in _actions(plan)
+    step = next(s for s in plan if s.name == "user_stats")
+    assert (step.version, step.action, step.serving) == (2, "new version", 1)
+    assert step.message == "new version 2 staged; serving stays on 1"
+    # the service follows the served version, which has not changed
+    assert ("feature_service", "scoring", 1, "unchanged") in _actions(plan)
     assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v1").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v2").fetchone()[0] == 0
-    # the stable views now point at version 2
-    cols = [r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'fs_online'"
-        " AND table_name = 'user_stats' ORDER BY ordinal_position")]
-    assert "spend_30d" in cols
+    online_columns = """SELECT column_name FROM information_schema.columns WHERE table_schema = 'fs_online'
+                         AND table_name = 'user_stats' ORDER BY ordinal_position"""
+    assert "spend_30d" not in [r[0] for r in conn.execute(online_columns)]
+    described = store.describe("user_stats@2")
+    assert (described["stage"], described["current_version"]) == ("staged", 1)
+    # promoted (after its backfill), the stable views and the service move to version 2
+    store.backfill("user_stats@2")
+    switch = store.promote("user_stats@2")
+    assert (switch.from_version, switch.to_version, switch.services) == (1, 2, ["scoring@2"])
+    assert "spend_30d" in [r[0] for r in conn.execute(online_columns)]
     described = store.describe("user_stats@1")
     assert described["version"] == 1 and described["current_version"] == 2 and described["rows"] == 1
+    assert described["stage"] == "previous"
 
 
 @pytest.mark.parametrize("change", ["dtype", "rules", "ttl", "tags", "partition"])
@@ -203,6 +211,6 @@ def test_example_repository_applies(store, needs_vector, conn):
 def test_sql_users_get_the_same_api(conn):
     """An analyst applies a definition from psql with the same function the client calls."""
     rows = conn.execute("SELECT * FROM fs.apply(%s::jsonb)", [json.dumps(base())]).fetchall()
-    assert rows[1] == ("feature_view", "user_stats", 1, "create")
+    assert rows[1] == ("feature_view", "user_stats", 1, "create", 1)
     assert conn.execute("SELECT name, current_version, entity FROM fs.feature_views WHERE name = 'user_stats'"
                         ).fetchone() == ("user_stats", 1, "user")

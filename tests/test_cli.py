@@ -36,7 +36,7 @@ def test_apply_ls_describe(dsn, tmp_path):
     assert {v["name"] for v in views} == {"user_stats", "fx_rates"}
 
     text = _run(dsn, "describe", "user_stats")
-    assert text.startswith("user_stats@1 (current)")
+    assert text.startswith("user_stats@1 (serving)")
     assert "spend_7d" in text and "fs_offline.user_stats__v1" in text and "-> feature_service scoring@1" in text
     described = json.loads(_run(dsn, "describe", "user_stats@1", "--json"))
     assert [f["name"] for f in described["features"]] == ["spend_7d", "country", "email_domain"]

@@ -31,10 +31,11 @@ def trained(store):
 
 
 def new_user_stats_version(store) -> None:
-    """user_stats@2: spend_7d becomes numeric (a new meaning), with other values."""
+    """user_stats@2: spend_7d becomes numeric (a new meaning), promoted; then other values
+    (which also reach user_stats@1, kept written as the rollback target)."""
     doc = base()
     view(doc, "user_stats")["features"][0]["dtype"] = "numeric"
-    assert any(step.action == "new version" for step in store.apply(doc))
+    assert any(step.action == "new version" for step in store.apply(doc, promote=True))
     store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [111.0, 222.0], "country": ["US", "US"]},
                        timestamp=NOW - dt.timedelta(minutes=30))
 
@@ -43,12 +44,16 @@ def test_a_model_is_served_the_versions_it_was_trained_with(trained):
     store = trained
     new_user_stats_version(store)
     served = store.get_online_features(model="fraud", model_version=1, entities=[1, 2], as_dicts=True)
-    assert served == [{"user_id": 1, "spend_7d": 10.0, "country": "DE"}, {"user_id": 2, "spend_7d": 20.0, "country": "FR"}]
+    # user_stats@1: its float8 spend_7d, not the numeric of the promoted version
+    assert served == [{"user_id": 1, "spend_7d": 111.0, "country": "US"}, {"user_id": 2, "spend_7d": 222.0, "country": "US"}]
+    assert all(type(row["spend_7d"]) is float for row in served)
     current = store.get_online_features(["user_stats.spend_7d"], entities=[1], as_dicts=True)
-    assert float(current[0]["spend_7d"]) == 111.0
-    # Its training set rebuilds as trained, too, and so does a fresh join for the model.
+    assert type(current[0]["spend_7d"]) is not float and float(current[0]["spend_7d"]) == 111.0
+    # Its training set rebuilds as trained, too, and a fresh join for the model reads @1.
     assert store.get_training_set("fraud_train").column("spend_7d").to_pylist() == [10.0, 20.0]
-    assert store.get_training_set(spine(), model="fraud", model_version=1).column("country").to_pylist() == ["DE", "FR"]
+    fresh = store.get_training_set(spine(), model="fraud", model_version=1)
+    assert fresh.schema.field("spend_7d").type == pa.float64()
+    assert fresh.column("country").to_pylist() == ["US", "US"]
     described = store.models("fraud")[0]
     assert described["features"] == ["user_stats@1.spend_7d", "user_stats@1.country"]
     assert (described["training_set"], described["experiment"], described["metrics"]) == ("fraud_train@1", "exp-42", {"auc": 0.91})
@@ -59,9 +64,11 @@ def test_newest_active_version_serves_when_no_version_is_named(trained):
     new_user_stats_version(store)
     store.register_model("fraud", features=["user_stats.spend_7d"])  # version 2, on user_stats@2
     assert store.models("fraud")[1]["features"] == ["user_stats@2.spend_7d"]
-    assert float(store.get_online_features(model="fraud", entities=[1], as_dicts=True)[0]["spend_7d"]) == 111.0
+    served = store.get_online_features(model="fraud", entities=[1], as_dicts=True)[0]["spend_7d"]
+    assert type(served) is not float and float(served) == 111.0          # numeric: user_stats@2
     store.archive_model("fraud", 2)
-    assert store.get_online_features(model="fraud", entities=[1], as_dicts=True)[0]["spend_7d"] == 10.0
+    served = store.get_online_features(model="fraud", entities=[1], as_dicts=True)[0]["spend_7d"]
+    assert type(served) is float and served == 111.0                     # float8: user_stats@1
 
 
 def test_deprecation_is_refused_while_an_active_model_uses_the_version(trained, conn):

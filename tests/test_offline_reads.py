@@ -130,7 +130,9 @@ def test_reads_of_a_pinned_version(views):
     doc = base()
     doc["feature_views"][0]["features"].append({"name": "spend_30d", "dtype": "float8"})
     views.apply(doc)
-    assert views.load_batch("user_stats", timestamp=day(1)).num_rows == 0   # v2 is empty
+    assert views.load_batch("user_stats@2", timestamp=day(1)).num_rows == 0   # staged, not backfilled
+    # unpinned reads stay on the served version until v2 is promoted
+    assert _values(views.load_batch("user_stats", timestamp=day(1))) == {1: 1.0}
     assert _values(views.load_batch("user_stats@1", timestamp=day(1))) == {1: 1.0}
 
 

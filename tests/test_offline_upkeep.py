@@ -67,19 +67,20 @@ def test_maintain_adopts_default_rows_creates_ahead_and_applies_retention(store,
 
 def test_forget_erases_an_entity_everywhere_and_logs_it(store, conn):
     store.apply(ingest_defs())
-    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0]}, timestamp=dt.datetime(2026, 11, 1))
+    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0],
+                                   "event_ts": [dt.datetime(2026, 11, 1), dt.datetime(2026, 11, 1, 1), dt.datetime(2026, 11, 1)]})
     doc = ingest_defs()
     view(doc, "checked")["ttl"] = "60 days"
-    store.apply(doc)  # a second version holds the entity too
+    store.apply(doc)  # a second version (staged) holds the entity too
     store.insert_batch("checked", {"user_id": [1], "amount": [3.0]}, timestamp=dt.datetime(2026, 11, 2))
     deleted = store.forget("checked", {"user_id": 1}, reason="GDPR request 17")
-    assert deleted == 2
+    assert deleted == 3  # 1.0 and 3.0 in v1, 3.0 written to staged v2 as well
     assert conn.execute("SELECT count(*) FROM fs_offline.checked__v1 WHERE user_id = 1").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs_offline.checked__v2 WHERE user_id = 1").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs.quarantine WHERE data @> '{\"user_id\": 1}'").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs_offline.checked__v1").fetchone()[0] == 1
     log = conn.execute("SELECT view_name, entity_key, rows_deleted, reason FROM fs.erasure_log").fetchall()
-    assert log == [("checked", {"user_id": 1}, 2, "GDPR request 17")]
+    assert log == [("checked", {"user_id": 1}, 3, "GDPR request 17")]
     with pytest.raises(errors.InvalidArgument, match="every key"):
         store.forget("checked", {"customer": 1})
 
@@ -150,7 +151,8 @@ def test_forget_matches_typed_keys_everywhere_from_python_and_the_cli(store, con
     from fspg.cli import main
 
     store.apply(ingest_defs())
-    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0]}, timestamp=dt.datetime(2026, 11, 1))
+    store.insert_batch("checked", {"user_id": [1, 1, 2], "amount": [1.0, -5.0, 2.0],
+                                   "event_ts": [dt.datetime(2026, 11, 1), dt.datetime(2026, 11, 1, 1), dt.datetime(2026, 11, 1)]})
     csv = tmp_path / "more.csv"
     csv.write_text("user_id,amount\n1,-7\n2,-8\n")
     assert CliRunner().invoke(main, ["--dsn", dsn, "ingest", "checked", str(csv), "--timestamp", "2026-11-01"]).exit_code == 0

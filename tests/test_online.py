@@ -224,12 +224,20 @@ def test_a_new_view_version_gets_its_own_online_table_and_service_version(store,
     doc = two_entities()
     view(doc, "user_stats")["features"].append({"name": "spend_30d", "dtype": "float8"})
     plan = {(s.kind, s.name): s for s in store.apply(doc)}
-    assert plan[("feature_service", "scoring")].version == 2
-    # v2 starts empty online (history was not copied); the pinned old service still serves v1
-    assert store.get_online_features(service="scoring", entities={"user_id": [1], "merchant_id": [1]}
-                                     ).column("spend_7d").to_pylist() == [None]
+    # v2 is staged: the service stays on v1 and serves what it served
+    assert (plan[("feature_service", "scoring")].version, plan[("feature_service", "scoring")].action) == (1, "unchanged")
+    both = {"user_id": [1], "merchant_id": [1]}
+    assert store.get_online_features(service="scoring", entities=both).column("spend_7d").to_pylist() == [1.0]
+    assert conn.execute("SELECT count(*) FROM fs_online.user_stats__v2").fetchone()[0] == 0
+    # backfilled and promoted, v2 serves from its own online table; the old service
+    # version still serves v1
+    store.backfill("user_stats@2")
+    assert store.promote("user_stats@2").services == ["scoring@2"]
+    served = store.get_online_features(service="scoring", entities=both)
+    assert served.column("spend_7d").to_pylist() == [1.0]
+    assert conn.execute("SELECT spend_7d FROM fs_online.user_stats__v2").fetchall() == [(1.0,)]
     assert store.get_online_features(service="scoring", service_version=1,
-                                     entities={"user_id": [1], "merchant_id": [1]}).column("spend_7d").to_pylist() == [1.0]
+                                     entities=both).column("spend_7d").to_pylist() == [1.0]
 
 
 def test_online_and_materialize_commands(store, dsn):

@@ -35,12 +35,18 @@ def test_a_batch_key_on_record_is_that_batch(store, conn):
     assert (retried.path, retried.batch_id, retried.quarantined) == ("existing", staged.batch_id, 1)
     assert _history(conn) == 3
     assert conn.execute("SELECT count(*) FROM fs.quarantine").fetchone()[0] == 1
-    # Keys are per view version: the same key for another version is another batch.
+    # Keys are per view version: the same key for another version is another batch...
     doc = base()
     doc["feature_views"][0]["features"][0]["rules"]["max"] = 5000
     store.apply(doc)
-    other = store.insert_batch("user_stats", clean, timestamp="2026-11-01", batch_key="job-17")
+    assert store.insert_batch("user_stats", clean, timestamp="2026-11-01", batch_key="job-17").path == "existing"
+    other = store.insert_batch("user_stats@2", clean, timestamp="2026-11-01", batch_key="job-17")
     assert other.path == "direct" and other.batch_id != first.batch_id
+    # ...but a version backfilled from one holds that one's batches: after the promote a
+    # retry of job-18 (which reached v2 by the backfill) is still that batch.
+    store.backfill("user_stats@2")
+    store.promote("user_stats@2")
+    assert store.insert_batch("user_stats", stream(), timestamp="2026-11-01", batch_key="job-18").batch_id == staged.batch_id
     # A key is 1 to 500 characters.
     for bad in ("", " ", "k" * 501):
         with pytest.raises(errors.InvalidArgument):

@@ -120,7 +120,7 @@ def world(dsn, conn, logins):
         store.insert_batch("user_stats", {"user_id": [1, 2, 3], "spend_7d": [1.0, -5.0, 3.0]}, timestamp="2026-11-01")
         doc2 = base()
         view(doc2, "user_stats")["features"][0]["rules"]["max"] = 2000
-        store.apply(doc2)
+        store.apply(doc2, promote=True)   # v2 serves; v1 stays written (the rollback target)
         store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [4.0, 5.0]}, timestamp="2026-11-02")
         store.create_training_set("victim", {"user_id": [1, 2], "event_ts": ["2026-11-03", "2026-11-03"]},
                                   features=["user_stats.spend_7d"])
@@ -159,6 +159,10 @@ def _workflow(kind: str, conn, ids: dict) -> list[tuple[str, str | None]]:
                 "feature_views": [{"name": "extra", "entity": "user", "features": [{"name": "x", "dtype": "int"}]}],
                 "feature_services": [{"name": "extra_svc", "features": ["extra.x", "user_stats.spend_7d"]}]}) + "'::jsonb)",
             "SELECT * FROM fs.maintain()",
+            "SELECT * FROM fs.rollback('user_stats')",
+            "SELECT * FROM fs.backfill_chunk('user_stats@2', 1, '2026-11-01')",
+            "SELECT * FROM fs.backfill_chunk('user_stats@2', 1, '2026-11-01')",
+            "SELECT * FROM fs.promote('user_stats@2', true)",
             "SELECT fs.forget('user_stats', '{\"user_id\": 3}'::jsonb, 'attack test')",
         ],
     }[kind]
@@ -335,7 +339,8 @@ def test_bookkeeping_is_written_by_the_store_only(world, logins, login_names):
         == login_names["writer"]
     assert conn.execute("SELECT count(*) FROM fs.ingest_batch WHERE created_by = 'someone_else'").fetchone()[0] == 0
     assert conn.execute("SELECT high_water < '3000-01-01' OR high_water IS NULL FROM fs.view_source").fetchone()[0]
-    assert conn.execute("SELECT fs.row_count('user_stats', 1)").fetchone()[0] == stats_before
+    # the good row reached v1 as well: the previous version is kept written
+    assert conn.execute("SELECT fs.row_count('user_stats', 1)").fetchone()[0] == stats_before + 1
 
 
 def test_source_queries_run_as_fs_source_whoever_runs_them(world, logins, dsn):
@@ -474,7 +479,7 @@ def test_readers_read_training_sets_models_statistics_and_lineage(world, logins)
         assert reader.verify_training_set("victim")["identical"] is True
         assert any(m["model"] == "fraud" for m in reader.models())
         assert reader.lineage("user_stats")
-        assert reader.load_batch("user_stats", timestamp="2026-11-05").num_rows == 2
+        assert reader.load_batch("user_stats", timestamp="2026-11-05").num_rows == 3  # user 3 came by the backfill
     with _as(logins["reader"]) as reader:
         assert reader.execute("SELECT count(*) FROM fs.feature_stats").fetchone()[0] > 0
         assert reader.execute("SELECT current_user").fetchone()[0].startswith("fspg_login_reader")

@@ -84,7 +84,8 @@ def test_incremental_runs_and_a_resumable_chunked_backfill(store, payments):
     assert conn.execute("SELECT max(version) FROM fs.feature_view_version").fetchone()[0] == 2
     done = []
     with pytest.raises(errors.SourceFailed, match="division by zero"):
-        store.materialize("daily_spend", DAY0, DAY0 + dt.timedelta(days=6), chunk="1 day", on_window=done.append)
+        # the staged version's own query, over the range (what fspg backfill runs for it)
+        store.materialize("daily_spend@2", DAY0, DAY0 + dt.timedelta(days=6), chunk="1 day", on_window=done.append)
     assert [w["window_end"] for w in done] == [DAY0 + dt.timedelta(days=d) for d in (1, 2, 3)]
     status = conn.execute("SELECT high_water, last_error FROM fs.source_status WHERE version = 2").fetchone()
     assert status[0] == DAY0 + dt.timedelta(days=3) and "division by zero" in status[1]
@@ -92,7 +93,7 @@ def test_incremental_runs_and_a_resumable_chunked_backfill(store, payments):
     # Fix the data; the same command without --start resumes at the high-water mark.
     conn.execute("UPDATE public.payments SET amount = 5 WHERE amount = -1")
     conn.commit()
-    resumed = store.materialize("daily_spend", end=DAY0 + dt.timedelta(days=6), chunk="1 day")
+    resumed = store.materialize("daily_spend@2", end=DAY0 + dt.timedelta(days=6), chunk="1 day")
     assert [w["window_start"] for w in resumed] == [DAY0 + dt.timedelta(days=d) for d in (3, 4, 5)]
     assert conn.execute("SELECT count(*) FROM fs_offline.daily_spend__v2").fetchone()[0] == 18
     assert conn.execute("SELECT last_error FROM fs.source_status WHERE version = 2").fetchone()[0] is None

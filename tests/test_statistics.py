@@ -61,10 +61,10 @@ def test_a_new_version_that_changed_a_feature_is_flagged(store):
     rng = random.Random(2)
     store.apply(definitions(drift={"psi": 0.2, "features": {"channel": {"psi": 5}}}))
     store.insert_batch("payments", rows(rng, 3000))
-    # Version 2 (amount now numeric) is backfilled over the same days; its fee means
+    # Version 2 (amount now numeric, staged) is written over the same days; its fee means
     # something else now (cents: mean 100) and web traffic doubled.
     store.apply(definitions("numeric", drift={"psi": 0.2, "features": {"channel": {"psi": 5}}}))
-    store.insert_batch("payments", rows(rng, 3000, fee_mean=100.0, web_share=0.9))
+    store.insert_batch("payments@2", rows(rng, 3000, fee_mean=100.0, web_share=0.9))
     report = {r["feature"]: r for r in store.compare_versions("payments", 1, 2)}
     assert report["fee"]["drifted"] and report["fee"]["psi"] > 1 and report["fee"]["mean_shift"] > 100
     assert any(reason.startswith("psi") for reason in report["fee"]["reasons"])

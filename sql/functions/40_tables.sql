@@ -52,8 +52,10 @@ BEGIN
         v_checks := v_checks || format(', CONSTRAINT %I CHECK (%s)', v_check.constraint_name, v_check.expression);
     END LOOP;
 
-    -- History: append-only, bitemporal. No primary key: a correction is a second row
-    -- for the same (entity, event_ts) with a later created_ts.
+    -- History: append-only, bitemporal. A correction is a second row for the same
+    -- (entity, event_ts) with a later created_ts; one transaction writes at most one row
+    -- per entity and moment (the unique index below), so "newest (event_ts, created_ts)
+    -- wins" picks one row for every reader.
     EXECUTE format(
         'CREATE TABLE fs_offline.%I (%s event_ts timestamptz NOT NULL, created_ts timestamptz NOT NULL DEFAULT now(), batch_id bigint, %s,'
         ' CONSTRAINT event_ts__not_before_1970 CHECK (event_ts >= ''1970-01-01 00:00+00''),'
@@ -65,7 +67,7 @@ BEGIN
                    v_offline || '_default', v_offline);
     -- Newest-first per entity, corrections (ties on event_ts) newest-learned first: the
     -- order of every point-in-time read, so a lookup is one index descent without a sort.
-    EXECUTE format('CREATE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_offline,
+    EXECUTE format('CREATE UNIQUE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_offline,
                    (SELECT coalesce(string_agg(format('%I, ', k), ''), '') FROM unnest(v_keys) k));
 
     -- Online: newest value per entity. A global view has one row, keyed by global_key.

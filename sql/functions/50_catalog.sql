@@ -198,8 +198,27 @@ BEGIN
     kind := 'feature_view'; name := v_name;
     SELECT * INTO v_view FROM fs.feature_view fv WHERE fv.name = v_name FOR UPDATE;
     IF FOUND THEN
+        IF v_view.entity_id IS DISTINCT FROM v_entity_id THEN
+            RAISE EXCEPTION 'feature view %: its entity cannot change (% to %)', v_name,
+                coalesce((SELECT e.name FROM fs.entity e WHERE e.entity_id = v_view.entity_id), 'none (global)'),
+                coalesce(v_entity, 'none (global)')
+                USING ERRCODE = 'YF008', HINT = 'Its versions are keyed by the entity; define a feature view with a new name.';
+        END IF;
+        -- The version this definition already is, if it is still written: the served
+        -- one, a staged one, or the previous one (which then becomes staged again).
         SELECT * INTO v_current FROM fs.feature_view_version vv
-         WHERE vv.view_id = v_view.view_id AND vv.version = v_view.current_version;
+         WHERE vv.view_id = v_view.view_id AND vv.definition = v_definition
+           AND fs.version_stage(vv.version_id) IN ('promoted', 'staged', 'previous')
+         ORDER BY vv.version DESC LIMIT 1;
+        IF FOUND AND fs.version_stage(v_current.version_id) = 'previous' THEN
+            UPDATE fs.feature_view_version SET staged = true WHERE version_id = v_current.version_id;
+            UPDATE fs.feature_view SET previous_version = NULL WHERE view_id = v_view.view_id;
+            PERFORM fs.install_stage_writes(v_view.view_id);
+            version := v_current.version;
+            action := 'staged again';
+            RETURN NEXT;
+            RETURN;
+        END IF;
         IF v_current.definition = v_definition THEN
             version := v_current.version;
             v_changed := v_view.owner IS DISTINCT FROM p_spec ->> 'owner'
@@ -222,7 +241,9 @@ BEGIN
                   FROM jsonb_array_elements(p_spec -> 'features') e
                  WHERE f.version_id = v_current.version_id AND f.name = e ->> 'name';
                 PERFORM fs.comment_version_tables(v_current.version_id);
-                PERFORM fs.point_current_views(v_view.view_id);
+                IF v_current.version = v_view.current_version THEN
+                    PERFORM fs.point_current_views(v_view.view_id);
+                END IF;
                 action := 'update';
             ELSE
                 action := 'unchanged';
@@ -232,7 +253,7 @@ BEGIN
         END IF;
         v_version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
         UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description',
-                                   entity_id = v_entity_id, drift = v_drift, updated_at = now()
+                                   drift = v_drift, updated_at = now()
          WHERE view_id = v_view.view_id;
         action := 'new version';
     ELSE
@@ -243,22 +264,28 @@ BEGIN
         action := 'create';
     END IF;
 
+    -- A view's first version serves at once; a later one is staged: serving stays on the
+    -- promoted version until fspg promote (75_rollout.sql).
     INSERT INTO fs.feature_view_version
-        (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table)
+        (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table, staged)
     VALUES (v_view.view_id, v_version, v_definition, v_ttl, v_partition, v_retention, v_tags,
-            format('%s__v%s', v_name, v_version), format('%s__v%s', v_name, v_version))
+            format('%s__v%s', v_name, v_version), format('%s__v%s', v_name, v_version), v_version > 1)
     RETURNING version_id INTO v_version_id;
     INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
     SELECT v_version_id, ord, f ->> 'name', f ->> 'dtype', src ->> 'description', f -> 'rules'
       FROM jsonb_array_elements(v_features) WITH ORDINALITY AS t(f, ord)
       JOIN jsonb_array_elements(p_spec -> 'features') src ON src ->> 'name' = f ->> 'name';
-    UPDATE fs.feature_view SET current_version = v_version WHERE view_id = v_view.view_id;
 
     PERFORM fs.create_version_tables(v_version_id);
-    PERFORM fs.point_current_views(v_view.view_id);
     IF v_source IS NOT NULL THEN
         INSERT INTO fs.view_source (version_id, query, refresh, start_at)
         VALUES (v_version_id, v_source ->> 'query', (v_source ->> 'refresh')::interval, (v_source ->> 'start')::timestamptz);
+    END IF;
+    IF v_version = 1 THEN
+        UPDATE fs.feature_view SET current_version = v_version WHERE view_id = v_view.view_id;
+        PERFORM fs.point_current_views(v_view.view_id);
+    ELSE
+        PERFORM fs.install_stage_writes(v_view.view_id);
     END IF;
     IF v_entity IS NOT NULL THEN
         INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
@@ -389,7 +416,7 @@ $$;
 COMMENT ON FUNCTION fs.apply_feature_service(jsonb) IS 'Creates a feature service {name, description, features: [view[@v].feature | view[@v].*]} or a new version when its resolved features change.';
 
 CREATE OR REPLACE FUNCTION fs.apply(p_definitions jsonb, p_dry_run boolean DEFAULT false)
-RETURNS TABLE (kind text, name text, version integer, action text)
+RETURNS TABLE (kind text, name text, version integer, action text, serving integer)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -412,6 +439,14 @@ BEGIN
                || coalesce((SELECT jsonb_agg(to_jsonb(r) ORDER BY e.ord, r.ord)
                               FROM jsonb_array_elements(coalesce(p_definitions -> 'feature_services', '[]')) WITH ORDINALITY e(spec, ord),
                                    fs.apply_feature_service(e.spec) WITH ORDINALITY r(kind, name, version, action, ord)), '[]');
+        -- Which version serves each view and service afterwards: a new view version is
+        -- staged, so this says whether serving moved (it does not, until promote).
+        v_plan := (SELECT coalesce(jsonb_agg(p.step || jsonb_build_object('serving',
+                          CASE p.step ->> 'kind'
+                               WHEN 'feature_view' THEN (SELECT fv.current_version FROM fs.feature_view fv WHERE fv.name = p.step ->> 'name')
+                               WHEN 'feature_service' THEN (SELECT s.current_version FROM fs.feature_service s WHERE s.name = p.step ->> 'name')
+                          END) ORDER BY p.ord), '[]')
+                     FROM jsonb_array_elements(v_plan) WITH ORDINALITY AS p(step, ord));
         IF p_dry_run THEN
             -- Roll the whole apply back but keep its plan: the plan is exactly what would happen.
             RAISE EXCEPTION USING ERRCODE = 'YF999', MESSAGE = v_plan::text;
@@ -419,9 +454,10 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'YF999' THEN
         v_plan := SQLERRM::jsonb;
     END;
-    RETURN QUERY SELECT p.step ->> 'kind', p.step ->> 'name', (p.step ->> 'version')::integer, p.step ->> 'action'
+    RETURN QUERY SELECT p.step ->> 'kind', p.step ->> 'name', (p.step ->> 'version')::integer, p.step ->> 'action',
+                        (p.step ->> 'serving')::integer
                    FROM jsonb_array_elements(v_plan) WITH ORDINALITY AS p(step, ord)
                   ORDER BY p.ord;
 END
 $$;
-COMMENT ON FUNCTION fs.apply(jsonb, boolean) IS 'Applies a definitions document {entities, feature_views, feature_services} in one transaction; with p_dry_run the plan is returned and nothing changes.';
+COMMENT ON FUNCTION fs.apply(jsonb, boolean) IS 'Applies a definitions document {entities, feature_views, feature_services} in one transaction; with p_dry_run the plan is returned and nothing changes. serving: the version that serves a view or service afterwards (a changed view gets a staged version; serving stays until fspg promote).';

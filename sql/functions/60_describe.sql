@@ -158,6 +158,7 @@ BEGIN
         'version', v_vv.version,
         'current_version', v_view.current_version,
         'status', v_vv.status,
+        'stage', fs.version_stage(v_vv.version_id),
         'entity', (SELECT e.name FROM fs.entity e WHERE e.entity_id = v_view.entity_id),
         'keys', coalesce((SELECT jsonb_agg(jsonb_build_object('name', k.name, 'dtype', k.dtype) ORDER BY k.position)
                             FROM fs.entity_key k WHERE k.entity_id = v_view.entity_id), '[]'),
@@ -175,7 +176,8 @@ BEGIN
         'features', (SELECT jsonb_agg(jsonb_build_object('name', f.name, 'dtype', f.dtype, 'description', f.description,
                                                           'rules', f.rules) ORDER BY f.position)
                        FROM fs.feature f WHERE f.version_id = v_vv.version_id),
-        'versions', (SELECT jsonb_agg(jsonb_build_object('version', x.version, 'status', x.status, 'created_at', x.created_at,
+        'versions', (SELECT jsonb_agg(jsonb_build_object('version', x.version, 'status', x.status,
+                                                          'stage', fs.version_stage(x.version_id), 'created_at', x.created_at,
                                                           'tags', x.tags) ORDER BY x.version)
                        FROM fs.feature_view_version x WHERE x.view_id = v_view.view_id),
         'upstream', coalesce((SELECT jsonb_agg(jsonb_build_object('kind', l.source_kind, 'name', l.source_name) ORDER BY l.edge_id)

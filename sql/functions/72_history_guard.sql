@@ -18,6 +18,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_table text := (SELECT offline_table FROM fs.feature_view_version WHERE version_id = p_version_id);
+    v_old   regclass;
 BEGIN
     -- created_ts is the store's clock: writers may insert every column but that one, so
     -- a supplied value is refused (42501) on every path, plain SQL and COPY included,
@@ -28,6 +29,21 @@ BEGIN
                       FROM pg_attribute a
                      WHERE a.attrelid = format('fs_offline.%I', v_table)::regclass AND a.attnum > 0
                        AND NOT a.attisdropped AND a.attname <> 'created_ts'), v_table);
+    -- One row per entity and moment in a transaction (0008): a version made before gets
+    -- its index made unique here, on migrate, where its history allows.
+    IF NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = format('fs_offline.%I', v_table)::regclass AND i.indisunique) THEN
+        SELECT i.indexrelid::regclass INTO v_old
+          FROM pg_index i WHERE i.indrelid = format('fs_offline.%I', v_table)::regclass LIMIT 1;
+        BEGIN
+            EXECUTE format('CREATE UNIQUE INDEX ON fs_offline.%I (%s event_ts DESC, created_ts DESC)', v_table,
+                           (SELECT coalesce(string_agg(format('%I, ', k.name), ''), '') FROM fs.key_columns(p_version_id) k));
+            IF v_old IS NOT NULL THEN
+                EXECUTE format('DROP INDEX %s', v_old);
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            RAISE NOTICE 'fs_offline.% holds two rows of one entity and moment written together; they keep resolving by physical order', v_table;
+        END;
+    END IF;
     -- Readers reach partitions directly (training joins probe them one by one); rights
     -- on the parent are not inherited.
     EXECUTE (SELECT coalesce(string_agg(format('GRANT SELECT ON %s TO fs_reader', i.inhrelid::regclass), '; '), 'SELECT 1')

@@ -41,6 +41,24 @@ CREATE OR REPLACE FUNCTION fs.ingest_query(p_version_id integer, p_staging regcl
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
+BEGIN
+    SELECT q.* INTO typed_query, bad_predicate, reasons_expr, history_columns, typed_columns
+      FROM fs.ingest_query(
+        p_version_id,
+        (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
+           FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped),
+        p_staging::text, p_future) q;
+END
+$$;
+COMMENT ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) IS 'SQL pieces fs.ingest runs over a staging table: the typed query, the bad-row predicate, the reasons array, the history column lists.';
+
+CREATE OR REPLACE FUNCTION fs.ingest_query(p_version_id integer, p_columns jsonb, p_relation text, p_future timestamptz,
+                                           p_one_per_moment boolean DEFAULT true,
+                                           OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
+                                           OUT history_columns text, OUT typed_columns text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
 DECLARE
     v_ref     text;
     v_staged  jsonb;
@@ -56,9 +74,7 @@ DECLARE
 BEGIN
     SELECT format('%s@%s', fv.name, vv.version) INTO v_ref
       FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id) WHERE vv.version_id = p_version_id;
-    SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum)
-      INTO v_staged
-      FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped;
+    v_staged := p_columns;
 
     SELECT string_agg(s ->> 'name', ', ') INTO v_unknown
       FROM jsonb_array_elements(v_staged) s
@@ -147,14 +163,25 @@ BEGIN
 
     v_select := v_select || 'to_jsonb(s) - ''fs_row'' AS "?raw"'::text
              || CASE WHEN v_staged @> '[{"name": "fs_row"}]' THEN 's.fs_row::bigint AS "?row"' ELSE 'NULL::bigint AS "?row"' END;
-    typed_query := format('SELECT %s FROM %s s', array_to_string(v_select, ', '), p_staging);
+    typed_query := format('SELECT %s FROM %s s', array_to_string(v_select, ', '), p_relation);
+    IF p_one_per_moment THEN
+        -- One rule for rows of one entity and moment (docs/decisions.md): the last in input
+        -- order (fs_row) wins; the earlier ones are quarantined as <key>__duplicate. History
+        -- holds one row per (entity, event_ts, created_ts), so every reader agrees.
+        typed_query := format('SELECT x.*, row_number() OVER (PARTITION BY %s x.event_ts ORDER BY x."?row" DESC NULLS LAST) > 1'
+                              ' AS "?superseded" FROM (%s) x',
+                              (SELECT coalesce(string_agg(format('x.%I, ', k.name), ''), '') FROM fs.key_columns(p_version_id) k),
+                              typed_query);
+        v_checks := v_checks || ARRAY[coalesce((SELECT k.name FROM fs.key_columns(p_version_id) k LIMIT 1), 'event_ts') || '__duplicate',
+                                      't."?superseded"'];
+    END IF;
     SELECT string_agg(format('(%s)', v_checks[i + 1]), ' OR '),
            'array_remove(ARRAY[' || string_agg(format('CASE WHEN %s THEN %L END', v_checks[i + 1], v_checks[i]), ', ') || ']::text[], NULL)'
       INTO bad_predicate, reasons_expr
       FROM generate_subscripts(v_checks, 1) i WHERE i % 2 = 1;
 END
 $$;
-COMMENT ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) IS 'SQL pieces fs.ingest runs over a staging table: the typed query, the bad-row predicate, the reasons array, the history column lists.';
+COMMENT ON FUNCTION fs.ingest_query(integer, jsonb, text, timestamptz, boolean) IS 'SQL pieces that validate rows of relation p_relation (columns p_columns: [{name, type}]) for a version: the typed query, the bad-row predicate, the reasons array, the history column lists. p_one_per_moment: earlier rows of one entity and event_ts are bad (<key>__duplicate).';
 
 CREATE OR REPLACE FUNCTION fs.record_quarantine(p_batch_id bigint, p_version_id integer, p_rows jsonb)
 RETURNS bigint
@@ -209,6 +236,12 @@ BEGIN
     -- committed (or rolled back), then finds it on record (a new snapshot per statement).
     PERFORM pg_advisory_xact_lock(hashtext('fspg.batch_key'), hashtext(v_version_id || ':' || p_batch_key));
     SELECT b.* INTO v_row FROM fs.ingest_batch b WHERE b.version_id = v_version_id AND b.batch_key = p_batch_key;
+    IF NOT FOUND THEN
+        -- A batch the version was backfilled from is in it too (75_rollout.sql); dual
+        -- writes carry the key themselves.
+        SELECT b.* INTO v_row FROM fs.ingest_batch b JOIN fs.backfill f ON f.from_version_id = b.version_id
+         WHERE f.version_id = v_version_id AND b.batch_key = p_batch_key AND b.finished_at < f.boundary;
+    END IF;
     RETURN v_row;
 END
 $$;
@@ -332,6 +365,9 @@ BEGIN
     PERFORM fs.ensure_partitions(v_version.version_id, v_periods);
 
     v_batch := nextval('fs.ingest_batch_id_seq');
+    -- Copies of this batch into staged versions carry its key (a retry after the promote
+    -- finds them there).
+    PERFORM set_config('fspg.batch_key', coalesce(p_batch_key, ''), true);
     IF v_quarantined > 0 THEN
         -- Bad rows go through the store's own function: quarantine is bookkeeping.
         EXECUTE format('SELECT fs.record_quarantine(%s, %s, jsonb_agg(jsonb_build_object('
@@ -397,10 +433,13 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'batch % does not exist', p_batch_id USING ERRCODE = 'YF006', HINT = 'fspg batches lists them.';
     END IF;
-    -- Into the view's current version unless told otherwise: the usual fix is a new
-    -- version with corrected rules.
-    v_target := coalesce(p_view, (SELECT fv.name FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
-                                   WHERE vv.version_id = v_batch.version_id));
+    -- Unless told otherwise, into the view's newest staged version (the usual fix is a new
+    -- version with corrected rules, staged until promoted), else the served one.
+    v_target := coalesce(p_view,
+        (SELECT fv.name || coalesce('@' || (SELECT max(s.version) FROM fs.feature_view_version s
+                                             WHERE s.view_id = fv.view_id AND fs.version_stage(s.version_id) = 'staged'), '')
+           FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
+          WHERE vv.version_id = v_batch.version_id));
     -- The staged shape again, read through the catalog: names are checked and quoted,
     -- types resolved (built-in ones only), never pasted from the stored row. Created
     -- fresh and dropped here: a table of this name the caller made is never used.
@@ -420,7 +459,7 @@ BEGIN
                         v_result.inserted, v_result.quarantined, v_result.reasons;
 END
 $$;
-COMMENT ON FUNCTION fs.replay_quarantine(bigint, text, text) IS 'Re-validates the quarantined rows of a batch against view[@version] (default: the current version) as a new batch; rows still bad are quarantined again, nothing is lost.';
+COMMENT ON FUNCTION fs.replay_quarantine(bigint, text, text) IS 'Re-validates the quarantined rows of a batch against view[@version] (default: the newest staged version, else the served one) as a new batch; rows still bad are quarantined again, nothing is lost.';
 
 CREATE OR REPLACE FUNCTION fs.forget(p_view text, p_entity jsonb, p_reason text DEFAULT NULL)
 RETURNS bigint

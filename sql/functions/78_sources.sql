@@ -291,13 +291,14 @@ RETURNS TABLE (feature_view text, version integer, version_id integer, high_wate
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    -- Current versions with a refresh interval whose last window ended at least that long ago.
+    -- Written versions (promoted, staged, previous: each runs its own query) with a refresh
+    -- interval whose last window ended at least that long ago.
     SELECT fv.name, vv.version, s.version_id, s.high_water, s.refresh
       FROM fs.view_source s JOIN fs.feature_view_version vv USING (version_id) JOIN fs.feature_view fv USING (view_id)
-     WHERE vv.version = fv.current_version AND vv.status = 'active' AND s.refresh IS NOT NULL
+     WHERE fs.version_stage(vv.version_id) IN ('promoted', 'staged', 'previous') AND vv.status = 'active' AND s.refresh IS NOT NULL
        AND coalesce(s.high_water, s.start_at) IS NOT NULL
        AND coalesce(s.high_water, s.start_at) <= now() - s.refresh
-     ORDER BY fv.name
+     ORDER BY fv.name, vv.version
 $$;
 COMMENT ON FUNCTION fs.due_sources() IS 'SQL-defined views whose refresh is due: the next window (high-water mark to now) is at least one refresh interval long.';
 

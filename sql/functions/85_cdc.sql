@@ -1,6 +1,7 @@
 -- 85_cdc: change data capture from application databases by logical replication.
--- Owns: fs.cdc_prepare, fs.cdc_batch, fs.cdc_count, fs.cdc_position (fs.remove_source_database
---       drops what cdc_prepare made).
+-- Owns: fs.cdc_prepare, fs.install_cdc_trigger (the generated fs.cdc_<name>(), re-made when
+--       a promote moves the feed), fs.cdc_batch, fs.cdc_count, fs.cdc_position
+--       (fs.remove_source_database drops what cdc_prepare made).
 -- The feature store subscribes to a publication of the source table; the rows land in a
 -- mirror table of the same schema-qualified name (logical replication matches by name),
 -- whose generated row trigger fs.cdc_<name>() turns every change into a history row of
@@ -87,13 +88,6 @@ DECLARE
     v_parts    text[] := regexp_match(p_table, '^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$');
     v_version  fs.feature_view_version := fs.resolve_version(p_view);
     v_view     text := split_part(p_view, '@', 1);
-    v_missing  text;
-    v_mapped   text[];
-    v_col      record;
-    v_keys     text;
-    v_values   text;
-    v_event    text;
-    v_function text := 'cdc_' || v_name;
     v_types    jsonb;
 BEGIN
     IF v_parts IS NULL THEN
@@ -106,39 +100,13 @@ BEGIN
         RAISE EXCEPTION 'table % exists in the feature store database already', p_table
             USING ERRCODE = 'YF004', HINT = 'Logical replication lands rows in a table of the same name; rename or drop the local one.';
     END IF;
-    SELECT string_agg(k.name, ', ') INTO v_missing
-      FROM fs.key_columns(v_version.version_id) k WHERE NOT p_columns ? k.name;
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION 'table % has no column(s) % (the key of feature view %)', p_table, v_missing, p_view USING ERRCODE = 'YF010';
-    END IF;
     IF p_event_time IS NOT NULL AND NOT p_columns ? p_event_time THEN
         RAISE EXCEPTION 'table % has no event-time column %', p_table, p_event_time USING ERRCODE = 'YF010';
-    END IF;
-    v_mapped := ARRAY(SELECT f.name FROM fs.feature f WHERE f.version_id = v_version.version_id AND p_columns ? f.name ORDER BY f.position);
-    IF cardinality(v_mapped) = 0 THEN
-        RAISE EXCEPTION 'table % has no column named like a feature of %', p_table, p_view
-            USING ERRCODE = 'YF010', HINT = 'Source columns feed the features of the same name.';
-    END IF;
-    SELECT string_agg(f.name, ', ') INTO v_missing
-      FROM fs.feature f WHERE f.version_id = v_version.version_id AND (f.rules ->> 'not_null')::boolean;
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION 'feature view % has not_null feature(s) %: a deleted source row becomes a tombstone with NULL features', p_view, v_missing
-            USING ERRCODE = 'YF008', HINT = 'Drop not_null from those rules (in a new version) to capture this table.';
     END IF;
     -- Source column types are names the client read from the source's catalog; they are
     -- resolved through this catalog (built-in types only), never pasted.
     SELECT jsonb_object_agg(fs.check_name('column', c.key), fs.trusted_type(c.value)) INTO v_types
       FROM jsonb_each_text(p_columns) c;
-    FOR v_col IN SELECT f.name, fs.sql_type(f.dtype) AS sql_type, v_types ->> f.name AS source_type
-                   FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = ANY (v_mapped)
-                 UNION ALL SELECT p_event_time, 'timestamptz', v_types ->> p_event_time WHERE p_event_time IS NOT NULL LOOP
-        BEGIN
-            EXECUTE format('SELECT NULL::%s::%s', v_col.source_type, v_col.sql_type);
-        EXCEPTION WHEN OTHERS THEN
-            RAISE EXCEPTION 'column % of % is %, which cannot become %', v_col.name, p_table, v_col.source_type, v_col.sql_type
-                USING ERRCODE = 'YF010';
-        END;
-    END LOOP;
 
     -- The mirror table: same name, same columns, same identity as the source's.
     EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', v_parts[1]);
@@ -150,10 +118,79 @@ BEGIN
         EXECUTE format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', v_parts[1], v_parts[2]);
     END IF;
     EXECUTE format('COMMENT ON TABLE %I.%I IS %L', v_parts[1], v_parts[2],
-                   format('Mirror of %s on CDC source %s, kept by logical replication; its trigger feeds feature view %s.', p_table, v_name, p_view));
+                   format('Mirror of %s on CDC source %s, kept by logical replication; its trigger feeds feature view %s.', p_table, v_name, v_view));
+
+    INSERT INTO fs.source_database (name, kind, server_name, local_schema, tables, version_id, event_time, dsn)
+    VALUES (v_name, 'cdc', 'fspg_cdc_' || v_name, v_parts[1], ARRAY[v_parts[2]], v_version.version_id, p_event_time, p_dsn);
+    PERFORM fs.install_cdc_trigger(v_name);
+    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+    VALUES ('source_database', v_name, 'table', p_table),
+           ('table', p_table, 'feature_view', format('%s@%s', v_view, v_version.version))
+    ON CONFLICT DO NOTHING;
+    RETURN 'fspg_cdc_' || v_name;
+END
+$$;
+COMMENT ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) IS 'Makes the mirror table of a CDC source table and its trigger that feeds feature view p_view; the client then subscribes. Returns the subscription name.';
+
+CREATE OR REPLACE FUNCTION fs.install_cdc_trigger(p_name text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_source   fs.source_database;
+    v_version  fs.feature_view_version;
+    v_ref      text;
+    v_table    regclass;
+    v_columns  jsonb;
+    v_missing  text;
+    v_mapped   text[];
+    v_col      record;
+    v_keys     text;
+    v_values   text;
+    v_event    text;
+    v_function text := 'cdc_' || p_name;
+BEGIN
+    SELECT * INTO v_source FROM fs.source_database WHERE name = p_name AND kind = 'cdc';
+    SELECT * INTO v_version FROM fs.feature_view_version WHERE version_id = v_source.version_id;
+    v_ref := (SELECT format('%s@%s', fv.name, v_version.version) FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
+    v_table := format('%I.%I', v_source.local_schema, v_source.tables[1])::regclass;
+    -- The mirror's own columns say what the source sends (types resolved when it was made).
+    SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, a.atttypmod)) INTO v_columns
+      FROM pg_attribute a WHERE a.attrelid = v_table AND a.attnum > 0 AND NOT a.attisdropped;
+
+    SELECT string_agg(k.name, ', ') INTO v_missing
+      FROM fs.key_columns(v_version.version_id) k WHERE NOT v_columns ? k.name;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no column(s) % (the key of feature view %)', v_table, v_missing, v_ref USING ERRCODE = 'YF010';
+    END IF;
+    v_mapped := ARRAY(SELECT f.name FROM fs.feature f WHERE f.version_id = v_version.version_id AND v_columns ? f.name ORDER BY f.position);
+    IF cardinality(v_mapped) = 0 THEN
+        RAISE EXCEPTION 'table % has no column named like a feature of %', v_table, v_ref
+            USING ERRCODE = 'YF010', HINT = 'Source columns feed the features of the same name.';
+    END IF;
+    SELECT string_agg(f.name, ', ') INTO v_missing
+      FROM fs.feature f WHERE f.version_id = v_version.version_id AND (f.rules ->> 'not_null')::boolean;
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'feature view % has not_null feature(s) %: a deleted source row becomes a tombstone with NULL features', v_ref, v_missing
+            USING ERRCODE = 'YF008', HINT = 'Drop not_null from those rules (in a new version) to capture this table.';
+    END IF;
+    FOR v_col IN SELECT f.name, fs.sql_type(f.dtype) AS sql_type, v_columns ->> f.name AS source_type
+                   FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = ANY (v_mapped)
+                 UNION ALL SELECT v_source.event_time, 'timestamptz', v_columns ->> v_source.event_time WHERE v_source.event_time IS NOT NULL LOOP
+        BEGIN
+            EXECUTE format('SELECT NULL::%s::%s', v_col.source_type, v_col.sql_type);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE EXCEPTION 'column % of % is %, which cannot become %', v_col.name, v_table, v_col.source_type, v_col.sql_type
+                USING ERRCODE = 'YF010';
+        END;
+    END LOOP;
 
     v_keys := (SELECT string_agg(format('%I', k.name), ', ') FROM fs.key_columns(v_version.version_id) k);
-    v_event := CASE WHEN p_event_time IS NULL THEN 'now()' ELSE format('coalesce(NEW.%I::timestamptz, now())', p_event_time) END;
+    -- Without an event-time column a change happened when it was applied: the clock, not
+    -- the transaction start, so two changes of one row in one transaction stay in order.
+    v_event := CASE WHEN v_source.event_time IS NULL THEN 'clock_timestamp()'
+                    ELSE format('coalesce(NEW.%I::timestamptz, clock_timestamp())', v_source.event_time) END;
     v_values := (SELECT string_agg(format('NEW.%I::%s', k.name, k.sql_type), ', ') FROM fs.key_columns(v_version.version_id) k);
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION fs.%1$I() RETURNS trigger
@@ -166,7 +203,7 @@ BEGIN
         BEGIN
             BEGIN
                 IF TG_OP = 'DELETE' THEN
-                    v_event := now();
+                    v_event := clock_timestamp();
                     INSERT INTO fs_offline.%4$I (%5$s, event_ts, batch_id) VALUES (%6$s, v_event, v_batch);
                 ELSE
                     v_event := %7$s;
@@ -185,24 +222,17 @@ BEGIN
             RETURN NULL;
         END
         $body$ $f$,
-        v_function, v_version.version_id, v_name, v_version.offline_table, v_keys,
+        v_function, v_version.version_id, p_name, v_version.offline_table, v_keys,
         replace(v_values, 'NEW.', 'OLD.'), v_event,
         (SELECT string_agg(format('%I', m), ', ') FROM unnest(v_mapped) m), v_values,
         (SELECT string_agg(format('NEW.%I::%s', f.name, fs.sql_type(f.dtype)), ', ' ORDER BY f.position)
            FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = ANY (v_mapped)));
     EXECUTE format('REVOKE ALL ON FUNCTION fs.%I() FROM PUBLIC', v_function);
-    EXECUTE format('CREATE TRIGGER fspg_cdc AFTER INSERT OR UPDATE OR DELETE ON %I.%I FOR EACH ROW EXECUTE FUNCTION fs.%I()',
-                   v_parts[1], v_parts[2], v_function);
+    EXECUTE format('CREATE OR REPLACE TRIGGER fspg_cdc AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION fs.%I()',
+                   v_table, v_function);
     -- Apply workers run with session_replication_role = replica: only ALWAYS triggers fire.
-    EXECUTE format('ALTER TABLE %I.%I ENABLE ALWAYS TRIGGER fspg_cdc', v_parts[1], v_parts[2]);
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fspg_cdc', v_table);
 
-    INSERT INTO fs.source_database (name, kind, server_name, local_schema, tables, version_id, event_time, dsn)
-    VALUES (v_name, 'cdc', 'fspg_cdc_' || v_name, v_parts[1], ARRAY[v_parts[2]], v_version.version_id, p_event_time, p_dsn);
-    INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-    VALUES ('source_database', v_name, 'table', p_table),
-           ('table', p_table, 'feature_view', format('%s@%s', v_view, v_version.version))
-    ON CONFLICT DO NOTHING;
-    RETURN 'fspg_cdc_' || v_name;
 END
 $$;
-COMMENT ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) IS 'Makes the mirror table of a CDC source table and its trigger that feeds feature view p_view; the client then subscribes. Returns the subscription name.';
+COMMENT ON FUNCTION fs.install_cdc_trigger(text) IS 'Generates the trigger of CDC source p_name''s mirror table that turns changes into history rows of the version it feeds (made by cdc_prepare, re-made when a promote moves the feed).';

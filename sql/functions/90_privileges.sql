@@ -147,3 +147,11 @@ GRANT EXECUTE ON FUNCTION fs.add_source_database(text, jsonb, text, text, text[]
 GRANT EXECUTE ON FUNCTION fs.import_source_tables(text, text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.remove_source_database(text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) TO fs_admin;
+
+-- Rollout (F7): admins promote, roll back and backfill; everyone reads where versions stand.
+GRANT EXECUTE ON FUNCTION fs.promote(text, boolean) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.rollback(text) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.backfill_chunk(text, integer, timestamptz, timestamptz) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.version_stage(integer) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, jsonb, text, timestamptz, boolean) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.serving_epoch() TO fs_serving;

@@ -1,0 +1,1 @@
+"""CLI commands by group, each a thin shell over ``FeatureStore``; ``fspg.cli`` registers them."""
