@@ -199,3 +199,35 @@ def test_adding_cdc_without_the_right_names_the_grant(pair, servers):
         assert app.execute("SELECT count(*) FROM pg_publication").fetchone()[0] == 0
     with psycopg.connect(store_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM fs.source_database").fetchone()[0] == 0
+
+
+def test_cdc_feeds_the_staged_version_and_follows_a_promote(pair):
+    """While order_events@2 is staged CDC changes land in both versions; after the promote
+    the feed writes @2 (and @1, the rollback target). Two changes of one row in one source
+    transaction: the last one is the value everywhere."""
+    source_dsn, store_dsn = pair
+    with psycopg.connect(source_dsn, autocommit=True) as app, FeatureStore(store_dsn) as fs:
+        cdc.add(store_dsn, "shop", source_dsn, "public.orders", "order_events")
+        doc = definitions()
+        doc["feature_views"][0]["features"][0]["rules"] = {"min": 0, "max": 100}
+        fs.apply(doc)
+        app.execute("INSERT INTO orders VALUES (1, 10, 5, 'new')")
+        app.execute("INSERT INTO orders VALUES (2, 10, 500, 'new')")     # too much for @2 only
+        with app.transaction():
+            app.execute("INSERT INTO orders VALUES (3, 10, 1, 'new')")
+            app.execute("UPDATE orders SET status = 'paid' WHERE order_id = 3")
+
+        def versions() -> tuple[list, list]:
+            with psycopg.connect(store_dsn) as conn:
+                return tuple(conn.execute(f"SELECT order_id, status FROM fs_online.order_events__v{v} ORDER BY 1").fetchall()
+                             for v in (1, 2))
+
+        wait_for(lambda: len(versions()[0]) == 3)
+        assert versions() == ([(1, "new"), (2, "new"), (3, "paid")], [(1, "new"), (3, "paid")])
+        fs.backfill("order_events@2")
+        fs.promote("order_events@2")
+        app.execute("INSERT INTO orders VALUES (4, 10, 9, 'new')")
+        wait_for(lambda: (4, "new") in versions()[1])
+        assert (4, "new") in versions()[0]
+        assert fs.get_online_features(["order_events.status"], entities=[3, 4], as_dicts=True) == [
+            {"order_id": 3, "status": "paid"}, {"order_id": 4, "status": "new"}]

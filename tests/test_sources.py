@@ -174,3 +174,23 @@ def test_materialize_command(store, payments, dsn):
     # The loop for deployments without cron: one round runs the due refresh (from 11-03 to now).
     result = CliRunner().invoke(main, ["--dsn", dsn, "materialize", "--loop", "--rounds", "1", "--every", "0"])
     assert result.exit_code == 0 and result.output.startswith("daily_spend@1 [2026-11-03") and "12 inserted" in result.output
+
+
+def test_a_changed_query_is_staged_runs_its_own_windows_and_is_backfilled_by_its_query(store, payments):
+    conn = payments
+    store.apply(definitions(refresh="1 hour"))
+    store.materialize("daily_spend", DAY0, DAY0 + dt.timedelta(days=3))
+    doubled = QUERY.replace("sum(amount)", "2 * sum(amount)")
+    [step] = [s for s in store.apply(definitions(doubled, refresh="1 hour")) if s.name == "daily_spend"]
+    assert step.message == "new version 2 staged; serving stays on 1"
+    # The backfill of a SQL-defined version is its own query over the range.
+    store.backfill("daily_spend@2", start=DAY0, end=DAY0 + dt.timedelta(days=3))
+    v2 = conn.execute("SELECT user_id, event_ts, spend_1d FROM fs_offline.daily_spend__v2 ORDER BY 1, 2").fetchall()
+    assert [r[2] for r in v2] == [2 * r[2] for r in expected(conn, DAY0, DAY0 + dt.timedelta(days=3))]
+    # Due refreshes run every written version, each its own query.
+    ran = {(r["feature_view"], r["version"]) for r in store.run_due_sources()}
+    assert ran == {("daily_spend", 1), ("daily_spend", 2)}
+    served = lambda: store.get_online_features(["daily_spend.spend_1d"], entities=[1], as_dicts=True)[0]["spend_1d"]  # noqa: E731
+    before = served()
+    store.promote("daily_spend@2")
+    assert served() == 2 * before

@@ -6,7 +6,7 @@
 -- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table),
 --       fs.batch_by_key (retries: a key already on record is that batch),
 --       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
---       only writers of fs.quarantine and fs.ingest_batch), fs.ingest,
+--       only writers of fs.quarantine and fs.ingest_batch), fs.ingest, fs.offer_to_staged,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
 --
 -- Fast path (docs/decisions.md): a client whose batch already has the history
@@ -382,6 +382,9 @@ BEGIN
         EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
                        v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
     END IF;
+    IF v_quarantined > 0 THEN
+        PERFORM fs.offer_to_staged(v_version.version_id, p_staging, v_q.typed_query, v_q.bad_predicate, v_batch);
+    END IF;
     SELECT * INTO v_logged FROM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source,
         (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY a.attnum)
            FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
@@ -399,6 +402,41 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row, p_max_quarantined (a count, or a fraction below 1) when more rows are bad. With a batch key already on record for that version, returns that batch and writes nothing.';
+
+CREATE OR REPLACE FUNCTION fs.offer_to_staged(p_version_id integer, p_staging regclass, p_typed_query text,
+                                              p_bad_predicate text, p_batch_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_target fs.feature_view_version;
+    v_rows   bigint[];
+    v_name   text := 'fs_offer_' || p_batch_id;
+BEGIN
+    -- Rows the served version refused still reach each staged version, through that
+    -- version's rules: a relaxed rule takes them (75_rollout.sql). The rows it accepted
+    -- got there by the dual-write trigger; rows superseded in the input by a later row of
+    -- the same entity and moment reach no version. Needs the input's row numbers (fs_row).
+    IF NOT EXISTS (SELECT 1 FROM fs.stage_targets(p_version_id))
+       OR NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attname = 'fs_row' AND NOT a.attisdropped) THEN
+        RETURN;
+    END IF;
+    EXECUTE format('SELECT array_agg(t."?row") FROM (%s) t WHERE (%s) AND NOT t."?superseded"', p_typed_query, p_bad_predicate)
+       INTO v_rows;
+    IF v_rows IS NULL THEN
+        RETURN;
+    END IF;
+    -- The caller's own rights (this function is not SECURITY DEFINER), its own temp table.
+    EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS SELECT * FROM %s WHERE fs_row = ANY (%L)', v_name, p_staging, v_rows);
+    FOR v_target IN SELECT * FROM fs.stage_targets(p_version_id) LOOP
+        PERFORM fs.ingest((SELECT format('%s@%s', fv.name, v_target.version) FROM fs.feature_view fv WHERE fv.view_id = v_target.view_id),
+                          format('pg_temp.%I', v_name)::regclass, 'quarantine', format('offered from batch %s', p_batch_id));
+    END LOOP;
+    EXECUTE format('DROP TABLE pg_temp.%I', v_name);
+END
+$$;
+COMMENT ON FUNCTION fs.offer_to_staged(integer, regclass, text, text, bigint) IS 'Ingests the rows a batch of the promoted version quarantined into each staged version, under its own rules (a relaxed rule takes them).';
 
 CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text,
                                                p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)

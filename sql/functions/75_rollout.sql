@@ -3,10 +3,11 @@
 -- CDC stay on the *promoted* version N (fs.feature_view.current_version). While N+1 is
 -- staged, a statement trigger on N's history copies every row written to N into N+1
 -- through N+1's own rules (bad rows to N+1's quarantine, never failing N's write), in
--- the writer's transaction. fs.backfill_chunk fills N+1 from N's history, one partition
+-- the writer's transaction; rows of a batch that N quarantines are offered to N+1 by
+-- fs.ingest (a relaxed rule takes them). fs.backfill_chunk fills N+1 from N's history, one partition
 -- period per call (resumable); fs.promote switches serving atomically and keeps N in sync
 -- as the *previous* version, so fs.rollback loses nothing written in between.
--- Owns: fs.version_stage, fs.copy_query, fs.install_stage_writes (the generated trigger
+-- Owns: fs.version_stage, fs.stage_targets, fs.copy_query, fs.install_stage_writes (the generated trigger
 --       function fs.stage_writes_v<version_id>), fs.backfill_chunk, fs.promote,
 --       fs.rollback, fs.switch_serving, fs.rollout_status, fs.serving_epoch.
 --
@@ -30,6 +31,26 @@ AS $$
      WHERE vv.version_id = p_version_id
 $$;
 COMMENT ON FUNCTION fs.version_stage(integer) IS 'Where a version stands: promoted (serving), staged (written, not served), previous (the rollback target, still written) or retired.';
+
+CREATE OR REPLACE FUNCTION fs.stage_targets(p_version_id integer)
+RETURNS SETOF fs.feature_view_version
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- What a write to the promoted version also reaches: staged versions and the previous
+    -- one, except those with a source query of their own (they run it; fs.due_sources)
+    -- and those of another entity.
+    SELECT vv.*
+      FROM fs.feature_view_version p
+      JOIN fs.feature_view fv ON fv.view_id = p.view_id AND fv.current_version = p.version
+      JOIN fs.feature_view_version vv ON vv.view_id = p.view_id AND vv.version_id <> p.version_id
+     WHERE p.version_id = p_version_id
+       AND fs.version_stage(vv.version_id) IN ('staged', 'previous')
+       AND NOT EXISTS (SELECT 1 FROM fs.view_source s WHERE s.version_id = vv.version_id)
+       AND vv.definition -> 'entity' = p.definition -> 'entity'
+     ORDER BY vv.version
+$$;
+COMMENT ON FUNCTION fs.stage_targets(integer) IS 'The versions every write to a promoted version also lands in (staged ones and the previous one); none when the version is not the promoted one.';
 
 CREATE OR REPLACE FUNCTION fs.copy_query(p_target integer, p_source integer, p_relation text,
                                          OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
@@ -99,17 +120,7 @@ BEGIN
         EXECUTE format('DROP FUNCTION IF EXISTS fs.%I()', 'stage_writes_v' || v_old.version_id);
     END LOOP;
 
-    -- Targets: staged versions and the previous one, except those with a source query
-    -- of their own (they run it; fs.due_sources) and those of another entity.
-    FOR v_target IN
-        SELECT vv.version_id, vv.offline_table, vv.partition_by
-          FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
-         WHERE fv.view_id = p_view_id AND vv.version_id <> v_promoted.version_id
-           AND fs.version_stage(vv.version_id) IN ('staged', 'previous')
-           AND NOT EXISTS (SELECT 1 FROM fs.view_source s WHERE s.version_id = vv.version_id)
-           AND vv.definition -> 'entity' = v_promoted.definition -> 'entity'
-         ORDER BY vv.version
-    LOOP
+    FOR v_target IN SELECT t.version_id, t.offline_table, t.partition_by FROM fs.stage_targets(v_promoted.version_id) t LOOP
         v_q := fs.copy_query(v_target.version_id, v_promoted.version_id, 'new_rows');
         v_body := v_body || format($b$
             v_batch := nextval('fs.ingest_batch_id_seq');

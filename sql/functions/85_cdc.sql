@@ -228,10 +228,15 @@ BEGIN
         (SELECT string_agg(format('NEW.%I::%s', f.name, fs.sql_type(f.dtype)), ', ' ORDER BY f.position)
            FROM fs.feature f WHERE f.version_id = v_version.version_id AND f.name = ANY (v_mapped)));
     EXECUTE format('REVOKE ALL ON FUNCTION fs.%I() FROM PUBLIC', v_function);
-    EXECUTE format('CREATE OR REPLACE TRIGGER fspg_cdc AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION fs.%I()',
-                   v_table, v_function);
-    -- Apply workers run with session_replication_role = replica: only ALWAYS triggers fire.
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fspg_cdc', v_table);
+    -- The trigger is made once, with the mirror; a re-install (a promote moved the feed)
+    -- replaces only the function, which keeps its identity: the mirror then belongs to
+    -- the subscription's owner (fspg/cdc.py) and fs_owner adds nothing to it.
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = v_table AND t.tgname = 'fspg_cdc') THEN
+        EXECUTE format('CREATE TRIGGER fspg_cdc AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION fs.%I()',
+                       v_table, v_function);
+        -- Apply workers run with session_replication_role = replica: only ALWAYS triggers fire.
+        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER fspg_cdc', v_table);
+    END IF;
 
 END
 $$;

@@ -155,3 +155,5 @@ GRANT EXECUTE ON FUNCTION fs.backfill_chunk(text, integer, timestamptz, timestam
 GRANT EXECUTE ON FUNCTION fs.version_stage(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, jsonb, text, timestamptz, boolean) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.serving_epoch() TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.offer_to_staged(integer, regclass, text, text, bigint) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.stage_targets(integer) TO fs_reader;
