@@ -84,6 +84,21 @@ def test_add_then_rows_and_new_views_follow(pair):
     # a client given the replica reads from it
     with FeatureStore(primary_dsn, replicas=[replica_dsn]) as store:
         assert store.get_online_features(["user_stats.spend_7d"], entities=[10, 120]).column("spend_7d").to_pylist() == [1.0, 2.0]
+    # rows of one entity and moment, and a staged version promoted: the replica serves
+    # what the primary serves
+    with FeatureStore(primary_dsn) as store:
+        store.insert_batch("user_stats", {"user_id": [7, 7, 7], "spend_7d": [7.1, 7.2, 7.3]},
+                           timestamp=dt.datetime.now(UTC) - dt.timedelta(minutes=1))
+        doc = base()
+        doc["feature_views"][0]["features"][0]["rules"]["max"] = 5000
+        store.apply(doc)
+        store.backfill("user_stats@2")
+        store.promote("user_stats@2")
+    converge(primary_dsn, replica_dsn)
+    with psycopg.connect(replica_dsn) as conn:
+        assert conn.execute("SELECT spend_7d FROM fs_online.user_stats WHERE user_id = 7").fetchone() == (7.3,)
+        assert conn.execute("SELECT spend_7d FROM fs_online.user_stats__v1 WHERE user_id = 7").fetchone() == (7.3,)
+        assert conn.execute("SELECT spend_7d FROM fs_serving.scoring(ARRAY[7]::bigint[])").fetchone() == (7.3,)
     status = json_status(primary_dsn)
     assert status[0]["name"] == "r1" and status[0]["reachable"] and status[0]["streaming"]
     assert status[0]["lag_bytes"] is not None and status[0]["errors"] == 0

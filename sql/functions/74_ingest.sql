@@ -368,20 +368,28 @@ BEGIN
     -- Copies of this batch into staged versions carry its key (a retry after the promote
     -- finds them there).
     PERFORM set_config('fspg.batch_key', coalesce(p_batch_key, ''), true);
-    IF v_quarantined > 0 THEN
-        -- Bad rows go through the store's own function: quarantine is bookkeeping.
-        EXECUTE format('SELECT fs.record_quarantine(%s, %s, jsonb_agg(jsonb_build_object('
-                       '''row_number'', coalesce(q."?row", q.n), ''data'', q."?raw", ''reasons'', to_jsonb(q.reasons))))'
-                       ' FROM (SELECT t."?row", row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) q',
-                       v_batch, v_version.version_id, v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate);
-        EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
-                       v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_q.bad_predicate);
-    ELSE
-        -- A clean batch (the usual case) skips the per-row checks here; the table's
-        -- constraints still hold every row to the rules.
-        EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
-                       v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
-    END IF;
+    BEGIN
+        IF v_quarantined > 0 THEN
+            -- Bad rows go through the store's own function: quarantine is bookkeeping.
+            EXECUTE format('SELECT fs.record_quarantine(%s, %s, jsonb_agg(jsonb_build_object('
+                           '''row_number'', coalesce(q."?row", q.n), ''data'', q."?raw", ''reasons'', to_jsonb(q.reasons))))'
+                           ' FROM (SELECT t."?row", row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) q',
+                           v_batch, v_version.version_id, v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate);
+            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
+                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_q.bad_predicate);
+        ELSE
+            -- A clean batch (the usual case) skips the per-row checks here; the table's
+            -- constraints still hold every row to the rules.
+            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
+                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
+        END IF;
+    EXCEPTION WHEN unique_violation THEN
+        -- The batch itself has one row per entity and moment; this transaction wrote one
+        -- of those moments before (a second batch in one transaction).
+        RAISE EXCEPTION 'batch rejected: an entity and moment of it was written earlier in this transaction'
+            USING ERRCODE = 'YF012', DETAIL = SQLERRM,
+                  HINT = 'fspg keeps one row per entity and event_ts per transaction: send them in one batch (the last row wins) or commit between.';
+    END;
     IF v_quarantined > 0 THEN
         PERFORM fs.offer_to_staged(v_version.version_id, p_staging, v_q.typed_query, v_q.bad_predicate, v_batch);
     END IF;
