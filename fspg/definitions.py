@@ -37,6 +37,8 @@ class PlanStep:
             what = "new version" if self.action == "new version" else "version"
             again = " again" if self.action == "staged again" else ""
             return f"{what} {self.version} staged{again}; serving stays on {self.serving}"
+        if self.kind == "feature_view" and self.serving is not None and self.serving != self.version:
+            return f"version {self.version} staged; serving stays on {self.serving}"
         if self.kind == "feature_view" and self.action == "create":
             return f"version {self.version} serving"
         if self.action == "new version":

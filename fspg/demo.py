@@ -121,12 +121,13 @@ def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = pri
         echo("  POST /v1/models/fraud:predict " + dumps(body))
 
         training_and_models(store, now, step, echo)
+        staged_change(store, dsn, features, now, step, echo)
         sources_and_cdc(store, dsn, now, step, echo)
 
-        step("19. fspg ls")
+        step("21. fspg ls")
         echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
 
-        step("20. fspg describe user_stats")
+        step("22. fspg describe user_stats")
         echo(render(store.describe("user_stats")))
 
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
@@ -202,14 +203,74 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
     echo(table(store.lineage(f"model:fraud@{model['version']}", "up"), ["direction", "depth", "kind", "name"]))
 
 
+def staged_change(store, dsn: str, features: Path, now: dt.datetime, step: Callable[[str], float],
+                  echo: Callable[[str], None]) -> None:
+    """Steps 17-18: a rule change (a new market, CH) staged, backfilled and promoted while an
+    app keeps looking users up: no lookup returns NULL in between."""
+    import threading
+
+    from fspg import definitions
+    from fspg.client import FeatureStore
+    from fspg.output import table
+
+    doc = definitions.load(features)
+    country = next(f for v in doc["feature_views"] if v["name"] == "user_stats"
+                   for f in v["features"] if f["name"] == "country")
+    served_allowed = next(f["rules"].get("allowed", []) for f in store.describe("user_stats")["features"]
+                          if f["name"] == "country")
+    # Re-runs of the demo flip the change back, so each run stages something.
+    adding = "CH" not in served_allowed
+    country["rules"]["allowed"] = [c for c in served_allowed if c != "CH"] + (["CH"] if adding else [])
+    change = "allow country CH" if adding else "withdraw country CH"
+
+    step(f"17. a definition change ({change}): fspg apply --dry-run, apply, backfill, promote")
+    [plan] = [s for s in store.apply(doc, dry_run=True) if s.name == "user_stats"]
+    echo(f"  dry run: user_stats: {plan.message}")
+    users = list(range(10, 110))
+    lookups, nulls, stop = [0], [0], threading.Event()
+
+    def app() -> None:
+        with FeatureStore(dsn) as serving:
+            while not stop.is_set():
+                rows = serving.get_online_features(["user_stats.spend_7d"], entities=users, as_dicts=True)
+                lookups[0] += 1
+                nulls[0] += sum(r["spend_7d"] is None for r in rows)
+
+    thread = threading.Thread(target=app, daemon=True)
+    thread.start()
+    [applied] = [s for s in store.apply(doc) if s.name == "user_stats"]
+    ref = f"user_stats@{applied.version}"
+    echo(f"  applied: {applied.message}")
+    report = store.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [55.0, 66.0], "txn_count_7d": [3, 4],
+                                               "country": ["DE", "CH"]}, timestamp=now - dt.timedelta(minutes=30))
+    echo(f"  a batch while {ref} is staged (user 2 in CH): the served version took {report.inserted},"
+         f" quarantined {report.quarantined}; the staged one took each row by its own rules")
+    done = store.backfill(ref, on_step=lambda s: echo(f"    backfill {ref}: {s.periods_done}/{s.periods} periods,"
+                                                      f" {s.rows_read:,} rows read") if not s.finished else None)
+    echo(f"  fspg backfill {ref}: {done.inserted:,} rows copied, {done.quarantined:,} quarantined by its rules")
+    switch = store.promote(ref)
+    echo(f"  fspg promote {ref}: serving {switch.to_version} (was {switch.from_version});"
+         f" services that follow it: {', '.join(switch.services) or 'none'}")
+    stop.wait(1.5)   # a running app notices a promote within a second
+    stop.set()
+    thread.join()
+    echo(f"  an app looked up {len(users)} users {lookups[0]:,} times during the change: {nulls[0]} NULL values served")
+    after = store.get_online_features(["user_stats.country"], entities=[1, 2], as_dicts=True)
+    echo(f"  now served: {after}")
+
+    step("18. fspg rollout user_stats (fspg rollback user_stats would serve the previous version again)")
+    echo(table(store.rollout_status("user_stats"), ["feature_view", "version", "stage", "backfill_progress",
+                                                    "backfill_inserted", "promoted_at"]))
+
+
 def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], float],
                     echo: Callable[[str], None]) -> None:
-    """Steps 17-18: a SQL-defined view materialized from a ledger table, and a CDC source
+    """Steps 19-20: a SQL-defined view materialized from a ledger table, and a CDC source
     (another database on the same server) feeding an online value."""
     from fspg.connection import connect
     from fspg.output import table
 
-    step("17. a SQL-defined view: fspg materialize daily_spend (source: a query over public.payments)")
+    step("19. a SQL-defined view: fspg materialize daily_spend (source: a query over public.payments)")
     with connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS public.payments (payment_id bigserial PRIMARY KEY, user_id bigint,"
                      " amount numeric, paid_at timestamptz)")
@@ -231,7 +292,7 @@ def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], flo
     spend = store.get_online_features(["daily_spend.spend_1d", "daily_spend.payments_1d"], entities=[1, 2, 3])
     echo(table(spend.to_pylist(), spend.column_names))
 
-    step("18. CDC: fspg source add-cdc shop --dsn <shop database> --table public.orders --view order_events")
+    step("20. CDC: fspg source add-cdc shop --dsn <shop database> --table public.orders --view order_events")
     shop_dsn = _shop_database(dsn)
     if any(s["name"] == "shop" for s in store.sources()):
         store.remove_source("shop")
