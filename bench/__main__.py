@@ -2,10 +2,10 @@
 ``python -m bench online`` runs one."""
 import sys
 
-from bench import ingest, online, security, small_writes, sources, training
+from bench import ingest, online, rollout, security, small_writes, sources, training
 
 BENCHMARKS = {"ingest": ingest.main, "online": online.main, "training": training.main, "sources": sources.main,
-              "security": security.main, "small_writes": small_writes.main}
+              "security": security.main, "small_writes": small_writes.main, "rollout": rollout.main}
 
 if __name__ == "__main__":
     for name in sys.argv[1:] or BENCHMARKS:

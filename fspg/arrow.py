@@ -68,13 +68,17 @@ class BatchSource:
         """A fresh pass over the input's non-empty batches."""
         return (b for b in self._open() if b.num_rows)
 
-    def column_range(self, name: str) -> tuple[Any, Any]:
-        """(min, max) of one column over the whole input, without keeping it in memory."""
+    def column_range(self, name: str, *, finite: bool = False) -> tuple[Any, Any]:
+        """(min, max) of one column over the whole input, without keeping it in memory
+        (``finite``: of a float column's finite values)."""
         import pyarrow.compute as pc
 
         lo = hi = None
         for batch in self.batches():
-            result = pc.min_max(batch.column(name))
+            column = batch.column(name)
+            if finite:
+                column = pc.filter(column, pc.is_finite(column))
+            result = pc.min_max(column)
             bmin, bmax = result["min"].as_py(), result["max"].as_py()
             if bmin is not None:
                 lo = bmin if lo is None else min(lo, bmin)
@@ -92,7 +96,12 @@ class BatchSource:
         for batch in self.batches():
             column = batch.column(name)
             result = pc.min_max(column)
-            bmin, bmax = result["min"].as_py(), result["max"].as_py()
+            try:
+                bmin, bmax = result["min"].as_py(), result["max"].as_py()
+            except (OverflowError, ValueError):
+                # Beyond what a Python datetime holds (year 10,000 on): implausible, so the
+                # batch takes the staging path, which quarantines those rows.
+                return None, None, []
             if bmin is None:
                 continue
             lo = bmin if lo is None else min(lo, bmin)
@@ -241,7 +250,10 @@ class BatchShaper:
             f"column {inexact[0].name} arrives as {source.field(inexact[0].name).type} for dtype"
             f" {by_name[inexact[0].name].dtype}: each value is parsed and checked in the database")
         self.data_schema = pa.schema(fields)
+        # Staging also carries each row's position and what the client found wrong with
+        # it before sending (fspg.values).
         fields.append(pa.field("fs_row", pa.int64()))
+        fields.append(pa.field("fs_reasons", pa.list_(pa.string())))
         self.schema = pa.schema(fields)
         self._next_row = 1
 
@@ -252,27 +264,40 @@ class BatchShaper:
     def shape(self, batch: pa.RecordBatch, *, numbered: bool = True) -> pa.RecordBatch:
         """Cast one batch to the staging schema and number its rows (1-based, across the input).
 
-        ``numbered=False`` leaves fs_row out, as the history table has no such column.
+        ``numbered=False`` leaves fs_row and fs_reasons out, as the history table has no
+        such columns; a batch with a value only staging can quarantine raises NeedsStaging.
         """
+        from fspg.values import RowReasons, fix
+
         arrays = []
-        schema = self.schema if numbered else self.data_schema
-        for field in schema:
-            if field.name == "fs_row":
-                arrays.append(pa.array(range(self._next_row, self._next_row + batch.num_rows), pa.int64()))
-            elif field.name == "event_ts" and self.stamp is not None:
+        reasons = RowReasons(batch.num_rows)
+        for field in self.data_schema:
+            if field.name == "event_ts" and self.stamp is not None:
                 arrays.append(event_ts_column(self.stamp, batch.num_rows))
             else:
-                arrays.append(_cast(batch.column(field.name), field.type, field.name))
+                fixed = fix(batch.column(field.name), field.name, self.dtypes[field.name], field.type, reasons)
+                arrays.append(_cast(fixed, field.type, field.name))
+        if not numbered:
+            if reasons:
+                raise NeedsStaging("a value the database cannot take as sent: staging quarantines its row")
+            return pa.RecordBatch.from_arrays(arrays, schema=self.data_schema)
+        arrays.append(pa.array(range(self._next_row, self._next_row + batch.num_rows), pa.int64()))
+        arrays.append(reasons.array())
         self._next_row += batch.num_rows
-        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+class NeedsStaging(Exception):
+    """A batch the direct path cannot copy as it is (fspg.values found a row to quarantine)."""
 
 
 def _cast(array: pa.Array, target: pa.DataType, name: str) -> pa.Array:
     if array.type == target:
         return array
     try:
-        # Timestamps may carry nanoseconds PostgreSQL cannot store: truncating them is
-        # the only unsafe cast allowed.
-        return array.cast(target, safe=not pa.types.is_timestamp(target))
+        # Nanoseconds PostgreSQL cannot store are truncated: the only unsafe cast allowed
+        # (coarser units are checked for overflow by fspg.values first).
+        truncating = pa.types.is_timestamp(array.type) and array.type.unit == "ns"
+        return array.cast(target, safe=not truncating)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise SchemaMismatch(f"column {name}: cannot convert {array.type} to {target}: {err}") from err

@@ -118,6 +118,8 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "23502": ValidationError,   # not_null_violation: a key column
     "23505": ValidationError,   # unique_violation: a second row of one entity and moment in a transaction
     "42501": PermissionDenied,  # insufficient_privilege
+    "54000": ValidationError,   # program_limit_exceeded: a value too big for an index entry
+    "54001": ValidationError,   # statement_too_complex: JSON nested deeper than the server parses
 }
 
 

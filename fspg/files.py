@@ -46,7 +46,7 @@ def open_source(path: str | Path) -> tuple[BatchSource, int | None]:
             names = csv.open_csv(path).schema.names
             options = csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
             first = csv.open_csv(path, convert_options=options)
-            return BatchSource(first.schema, lambda: csv.open_csv(path, convert_options=options), rewindable=True), None
+            return BatchSource(first.schema, lambda: _csv_batches(path, options), rewindable=True), None
         import pyarrow.json as pj
 
         table = pj.read_json(path)
@@ -54,6 +54,29 @@ def open_source(path: str | Path) -> tuple[BatchSource, int | None]:
                            rewindable=True, table=table), table.num_rows
     except (pa.ArrowInvalid, OSError) as err:
         raise UserError(f"{path}: cannot read as {fmt}: {err}") from err
+
+
+def _csv_batches(path: Path, options):
+    """The batches of a CSV file; a ragged row anywhere refuses the file with its line
+    (the batch is one transaction, so nothing of it lands)."""
+    import pyarrow.csv as csv
+
+    ragged = []
+
+    def on_invalid(row) -> str:
+        ragged.append(row)
+        return "error"
+
+    reader = csv.open_csv(path, convert_options=options, parse_options=csv.ParseOptions(invalid_row_handler=on_invalid))
+    try:
+        yield from reader
+    except pa.ArrowInvalid as err:
+        if not ragged:
+            raise UserError(f"{path}: cannot read as csv: {err}") from err
+        row = ragged[0]
+        where = f"line {row.number}" if row.number is not None else f"the row {row.text[:60]!r}"
+        raise UserError(f"{path}: {where} has {row.actual_columns} fields, the header {row.expected_columns}",
+                        hint="fix the file; nothing of it was written") from err
 
 
 def write_table(table: pa.Table, path: str | Path) -> None:

@@ -28,7 +28,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from fspg.arrow import BatchShaper, BatchSource, ViewColumn, narrowable, to_source
+from fspg.arrow import BatchShaper, BatchSource, NeedsStaging, ViewColumn, narrowable, to_source
+from fspg.values import text_staged
 
 VIEW_COLUMNS = "SELECT name, role, dtype FROM fs.view_columns(%(view)s)"
 VERSION = "SELECT version_id, offline_table FROM fs.resolve_version(%(view)s)"
@@ -55,7 +56,7 @@ INGEST_WORK_MEM = "256MB"
 # (two rows of one entity and moment are a UniqueViolation there).
 BATCH_KEY_SETTING = "SELECT set_config('fspg.batch_key', %(batch_key)s, true)"
 ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException,
-               psycopg.errors.UniqueViolation)
+               psycopg.errors.UniqueViolation, psycopg.errors.ProgramLimitExceeded)
 _staging_names = itertools.count(1)
 log = logging.getLogger("fspg.ingest")
 
@@ -107,7 +108,8 @@ def insert_batch(
     started = time.perf_counter()
     batches = to_source(data, chunk_rows=chunk_rows)
     columns = view_columns(conn, view)
-    narrow = narrowable(batches, columns) if batches.rewindable else {}
+    narrow = (narrowable(batches, columns) | text_staged(batches, {c.name: c.dtype for c in columns})
+              if batches.rewindable else {})
     shaper = BatchShaper(batches.schema, columns, view=view, timestamp=timestamp, narrow=narrow)
     if batch_key is not None:
         with conn.transaction():
@@ -207,7 +209,7 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progres
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
                 "started": started_at, "batch_key": batch_key}).fetchone()
         return IngestResult(*row, path="direct")
-    except ROW_REFUSED:
+    except (*ROW_REFUSED, NeedsStaging):
         if progress and sent:
             progress(-sum(sent))  # the second pass counts again
         return None

@@ -89,10 +89,23 @@ def key_arrays(statement: OnlineStatement, entities: Any) -> tuple[list[list[Any
     if count > MAX_KEYS:
         raise InvalidArgument(f"{count:,} entities in one lookup; the limit is {MAX_KEYS:,}",
                               hint="split the request; each call is one round trip")
-    for name, values in zip(names, arrays):
+    for name, dtype, values in zip(names, statement.key_types, arrays):
         if any(v is None for v in values):
             raise InvalidArgument(f"NULL in key column {name}: every entity needs its whole key")
+        if dtype in ("int", "bigint"):
+            # The server would round a fractional key to another entity's key.
+            odd = next((v for v in values if not isinstance(v, (int, str)) and _not_whole(v)), None)
+            if odd is not None:
+                raise InvalidArgument(f"key {name} is {dtype}, got {odd!r}: only a whole number names an entity",
+                                      hint="pass whole numbers (1, not 1.5)")
     return arrays, count
+
+
+def _not_whole(value: Any) -> bool:
+    try:
+        return float(value) != int(value)
+    except (TypeError, ValueError, OverflowError):
+        return True
 
 
 def lookup(conn: psycopg.Connection, statement: OnlineStatement, arrays: list[list[Any]]) -> psycopg.Cursor:

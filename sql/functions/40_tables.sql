@@ -51,6 +51,12 @@ BEGIN
     LOOP
         v_checks := v_checks || format(', CONSTRAINT %I CHECK (%s)', v_check.constraint_name, v_check.expression);
     END LOOP;
+    -- A text key longer than an index entry should hold is refused on every path, as
+    -- fs.ingest quarantines it (<key>__max_length).
+    SELECT v_checks || coalesce(string_agg(format(', CONSTRAINT %I CHECK (octet_length(%I) <= %s)',
+                                                  k.name || '__max_length', k.name, fs.max_key_bytes()), ''), '')
+      INTO v_checks
+      FROM fs.key_columns(p_version_id) k WHERE k.sql_type = 'text';
 
     -- History: append-only, bitemporal. A correction is a second row for the same
     -- (entity, event_ts) with a later created_ts; one transaction writes at most one row

@@ -1,11 +1,12 @@
 -- 50_catalog: the catalog's SQL API: define entities, feature views and feature
 -- services, and apply a whole definitions document in one call.
 -- Owns: fs.apply_entity, fs.apply_feature_view, fs.apply_feature_service, fs.apply,
---       fs.resolve_feature_ref, fs.reject_unknown_fields.
--- Apply semantics (docs/decisions.md): a definition equal to the current version is
--- 'unchanged'; a change of owner, description or retention is an in-place 'update';
--- any other change (entity, features, dtypes, rules, ttl, partition, tags) makes a
--- 'new version' with tables of its own, keeping the old version and its data.
+--       fs.resolve_feature_ref, fs.reject_unknown_fields, fs.max_features.
+-- Apply semantics (docs/decisions.md): a definition equal to the served or a staged
+-- version is 'unchanged'; a change of owner, description or retention is an in-place
+-- 'update'; any other change (features, dtypes, rules, ttl, partition, tags) makes a
+-- 'new version' with tables of its own, staged until promoted (75_rollout.sql), keeping
+-- the old version and its data. One equal to the previous version stages it again.
 
 CREATE OR REPLACE FUNCTION fs.reject_unknown_fields(p_what text, p_spec jsonb, p_fields text[])
 RETURNS void
@@ -101,6 +102,13 @@ END
 $$;
 COMMENT ON FUNCTION fs.apply_entity(jsonb) IS 'Creates an entity {name, keys: [{name, dtype}], description} or updates its description; keys cannot change.';
 
+CREATE OR REPLACE FUNCTION fs.max_features()
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 1500 $$;
+COMMENT ON FUNCTION fs.max_features() IS 'How many features one feature view may have (history tables stay within PostgreSQL''s 1,600 columns).';
+
 CREATE OR REPLACE FUNCTION fs.apply_feature_view(p_spec jsonb)
 RETURNS TABLE (kind text, name text, version integer, action text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -165,6 +173,13 @@ BEGIN
 
     IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
         RAISE EXCEPTION 'feature view % has no features', v_name USING ERRCODE = 'YF008';
+    END IF;
+    -- A history table holds the keys, three columns of its own and the features, within
+    -- PostgreSQL's 1,600 columns.
+    IF jsonb_array_length(p_spec -> 'features') > fs.max_features() THEN
+        RAISE EXCEPTION 'feature view % has % features; at most % fit one view', v_name,
+            jsonb_array_length(p_spec -> 'features'), fs.max_features()
+            USING ERRCODE = 'YF008', HINT = 'Split the features over several views of the same entity; a service joins them.';
     END IF;
     FOR v_feature IN SELECT jsonb_array_elements(p_spec -> 'features') LOOP
         PERFORM fs.reject_unknown_fields(format('feature %s.%s', v_name, coalesce(v_feature ->> 'name', '?')),

@@ -3,7 +3,7 @@
 -- missing partitions, appends the good rows to history, quarantines the bad ones with
 -- every rule they break, logs the batch and returns the counts. It runs in the
 -- caller's transaction: the batch lands whole or not at all.
--- Owns: fs.integer_fits, fs.ingest_query (the typed, checked view of a staging table),
+-- Owns: fs.integer_fits, fs.max_key_bytes, fs.ingest_query (the typed, checked view of a staging table),
 --       fs.batch_by_key (retries: a key already on record is that batch),
 --       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
 --       only writers of fs.quarantine and fs.ingest_batch), fs.ingest, fs.offer_to_staged,
@@ -17,7 +17,8 @@
 --
 -- Staging columns: the view's key columns and event_ts (required), any of its
 -- features (missing ones are NULL), and optionally fs_row (the row's position in the
--- input, kept in quarantine so users find it in their file). Types may differ from the
+-- input, kept in quarantine so users find it in their file) and fs_reasons (text[]:
+-- what the client found wrong with the row before sending, fspg/values.py). Types may differ from the
 -- view's: text is parsed per row (unparsable values quarantine the row with rule
 -- <column>__type), timestamp without time zone is read as UTC, real[] becomes vector.
 -- Generated column names that start with '?' cannot collide with feature names.
@@ -34,6 +35,13 @@ AS $$
                   CASE p_to WHEN 'integer' THEN '2147483647' ELSE '9223372036854775807' END)
 $$;
 COMMENT ON FUNCTION fs.integer_fits(text, text, text) IS 'SQL predicate: the numeric expression p_expr (of type p_from) is a whole number that fits integer type p_to.';
+
+CREATE OR REPLACE FUNCTION fs.max_key_bytes()
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 1000 $$;
+COMMENT ON FUNCTION fs.max_key_bytes() IS 'The longest text key (in bytes) a batch may carry: history and online index every key, and a btree entry holds about 2,700 bytes.';
 
 CREATE OR REPLACE FUNCTION fs.ingest_query(p_version_id integer, p_staging regclass, p_future timestamptz,
                                            OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
@@ -71,14 +79,16 @@ DECLARE
     v_unknown text;
     v_missing text;
     v_parsed  text;
+    v_client  boolean;
 BEGIN
     SELECT format('%s@%s', fv.name, vv.version) INTO v_ref
       FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id) WHERE vv.version_id = p_version_id;
     v_staged := p_columns;
+    v_client := v_staged @> '[{"name": "fs_reasons"}]';
 
     SELECT string_agg(s ->> 'name', ', ') INTO v_unknown
       FROM jsonb_array_elements(v_staged) s
-     WHERE s ->> 'name' <> 'fs_row' AND NOT EXISTS (SELECT 1 FROM fs.view_columns(v_ref) c WHERE c.name = s ->> 'name');
+     WHERE s ->> 'name' NOT IN ('fs_row', 'fs_reasons') AND NOT EXISTS (SELECT 1 FROM fs.view_columns(v_ref) c WHERE c.name = s ->> 'name');
     IF v_unknown IS NOT NULL THEN
         RAISE EXCEPTION 'unknown column(s) % for feature view %', v_unknown, v_ref
             USING ERRCODE = 'YF011',
@@ -142,9 +152,19 @@ BEGIN
         -- A value that did not parse is reported once, as <column>__type, not again as
         -- a NULL breaking not_null.
         v_parsed := CASE WHEN v_checks[cardinality(v_checks) - 1] IN (v_col.name || '__type', v_col.name || '__dimension')
-                         THEN format(' AND NOT %s', v_checks[cardinality(v_checks)]) ELSE '' END;
+                         THEN format(' AND NOT %s', v_checks[cardinality(v_checks)]) ELSE '' END
+                 -- nor as a NULL the client put in place of a value it could not send
+                 || CASE WHEN v_client
+                         THEN format(' AND NOT (t."?client" IS NOT NULL AND strpos(array_to_string(t."?client", '',''), %L) > 0)',
+                                     v_col.name || '__')
+                         ELSE '' END;
         IF v_col.role = 'key' THEN
             v_checks := v_checks || ARRAY[v_col.name || '__not_null', format('t.%I IS NULL%s', v_col.name, v_parsed)];
+            IF v_col.sql_type = 'text' THEN
+                -- A key longer than an index entry can hold would fail the whole batch.
+                v_checks := v_checks || ARRAY[v_col.name || '__max_length',
+                                              format('octet_length(t.%I) > %s', v_col.name, fs.max_key_bytes())];
+            END IF;
         ELSIF v_col.role = 'event_ts' THEN
             v_checks := v_checks
                 || ARRAY['event_ts__not_null', 't.event_ts IS NULL' || v_parsed,
@@ -161,8 +181,10 @@ BEGIN
         END IF;
     END LOOP;
 
-    v_select := v_select || 'to_jsonb(s) - ''fs_row'' AS "?raw"'::text
-             || CASE WHEN v_staged @> '[{"name": "fs_row"}]' THEN 's.fs_row::bigint AS "?row"' ELSE 'NULL::bigint AS "?row"' END;
+    v_select := v_select || 'to_jsonb(s) - ''fs_row'' - ''fs_reasons'' AS "?raw"'::text
+             || CASE WHEN v_staged @> '[{"name": "fs_row"}]' THEN 's.fs_row::bigint AS "?row"' ELSE 'NULL::bigint AS "?row"' END
+             -- What the client found before sending (fspg/values.py).
+             || CASE WHEN v_client THEN 's.fs_reasons AS "?client"' ELSE 'NULL::text[] AS "?client"' END;
     typed_query := format('SELECT %s FROM %s s', array_to_string(v_select, ', '), p_relation);
     IF p_one_per_moment THEN
         -- One rule for rows of one entity and moment (docs/decisions.md): the last in input
@@ -179,6 +201,10 @@ BEGIN
            'array_remove(ARRAY[' || string_agg(format('CASE WHEN %s THEN %L END', v_checks[i + 1], v_checks[i]), ', ') || ']::text[], NULL)'
       INTO bad_predicate, reasons_expr
       FROM generate_subscripts(v_checks, 1) i WHERE i % 2 = 1;
+    IF v_client THEN
+        bad_predicate := format('(t."?client" IS NOT NULL) OR %s', bad_predicate);
+        reasons_expr := format('(coalesce(t."?client", ''{}'') || %s)', reasons_expr);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION fs.ingest_query(integer, jsonb, text, timestamptz, boolean) IS 'SQL pieces that validate rows of relation p_relation (columns p_columns: [{name, type}]) for a version: the typed query, the bad-row predicate, the reasons array, the history column lists. p_one_per_moment: earlier rows of one entity and event_ts are bad (<key>__duplicate).';
@@ -395,7 +421,8 @@ BEGIN
     END IF;
     SELECT * INTO v_logged FROM fs.record_batch(v_batch, v_version.version_id, p_mode, p_source,
         (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY a.attnum)
-           FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'fs_row'),
+           FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped
+            AND a.attname NOT IN ('fs_row', 'fs_reasons')),
         v_started, p_batch_key);
     IF v_logged.rows_in <> v_rows_in THEN
         RAISE EXCEPTION 'batch %: % rows staged but % accounted for', v_batch, v_rows_in, v_logged.rows_in

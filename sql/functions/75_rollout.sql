@@ -54,7 +54,8 @@ COMMENT ON FUNCTION fs.stage_targets(integer) IS 'The versions every write to a 
 
 CREATE OR REPLACE FUNCTION fs.copy_query(p_target integer, p_source integer, p_relation text,
                                          OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
-                                         OUT history_columns text, OUT typed_columns text, OUT columns jsonb)
+                                         OUT history_columns text, OUT typed_columns text, OUT columns jsonb,
+                                         OUT exact boolean)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -91,9 +92,14 @@ BEGIN
     reasons_expr := v_q.reasons_expr;
     history_columns := v_q.history_columns;
     typed_columns := v_q.typed_columns;
+    -- Every shared column has the same type in both versions: the rows can be inserted as
+    -- they are and the target's constraints alone decide (fast, one pass); otherwise
+    -- values are parsed per row and only the checked path is right.
+    exact := NOT EXISTS (SELECT 1 FROM jsonb_array_elements(columns) c WHERE c ->> 'type' = 'text'
+                           AND (SELECT t.sql_type FROM fs.view_columns(v_target) t WHERE t.name = c ->> 'name') <> 'text');
 END
 $$;
-COMMENT ON FUNCTION fs.copy_query(integer, integer, text) IS 'fs.ingest_query for rows of version p_source (relation p_relation) going into version p_target: shared columns, changed types parsed per row.';
+COMMENT ON FUNCTION fs.copy_query(integer, integer, text) IS 'fs.ingest_query for rows of version p_source (relation p_relation) going into version p_target: shared columns, changed types parsed per row; exact when no column needs parsing.';
 
 CREATE OR REPLACE FUNCTION fs.install_stage_writes(p_view_id integer)
 RETURNS integer
@@ -108,6 +114,7 @@ DECLARE
     v_old      record;
     v_count    integer := 0;
     v_function text;
+    v_checked  text;
 BEGIN
     SELECT vv.* INTO v_promoted FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
      WHERE fv.view_id = p_view_id AND vv.version = fv.current_version;
@@ -122,20 +129,34 @@ BEGIN
 
     FOR v_target IN SELECT t.version_id, t.offline_table, t.partition_by FROM fs.stage_targets(v_promoted.version_id) t LOOP
         v_q := fs.copy_query(v_target.version_id, v_promoted.version_id, 'new_rows');
+        -- The checked copy: bad rows to the target's quarantine, the others to its history.
+        v_checked := format($b$
+                PERFORM fs.record_quarantine(v_batch, %1$s, q.rows)
+                   FROM (SELECT jsonb_agg(jsonb_build_object('row_number', b.n, 'data', b."?raw", 'reasons', to_jsonb(b.reasons))) AS rows
+                           FROM (SELECT row_number() OVER () AS n, t."?raw", %2$s AS reasons, %3$s AS bad FROM (%4$s) t) b
+                          WHERE b.bad) q
+                  WHERE q.rows IS NOT NULL;
+                INSERT INTO fs_offline.%5$I (%6$s batch_id) SELECT %7$s v_batch FROM (%4$s) t WHERE NOT (%3$s);$b$,
+            v_target.version_id, v_q.reasons_expr, coalesce(v_q.bad_predicate, 'false'), v_q.typed_query,
+            v_target.offline_table, v_q.history_columns, v_q.typed_columns);
+        IF v_q.exact THEN
+            -- Usually every row fits: one plain insert, the target's constraints checking it
+            -- (like the client's direct path); the checked copy only when one does not.
+            v_checked := format($b$
+            BEGIN
+                INSERT INTO fs_offline.%1$I (%2$s batch_id) SELECT %3$s v_batch FROM (%4$s) t;
+            EXCEPTION WHEN integrity_constraint_violation OR data_exception THEN
+                %5$s
+            END;$b$, v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_q.typed_query, v_checked);
+        END IF;
         v_body := v_body || format($b$
             v_batch := nextval('fs.ingest_batch_id_seq');
             PERFORM fs.ensure_partitions(%1$s, ARRAY(SELECT DISTINCT fs.period_start(%2$L, n.event_ts) FROM new_rows n));
-            PERFORM fs.record_quarantine(v_batch, %1$s, q.rows)
-               FROM (SELECT jsonb_agg(jsonb_build_object('row_number', b.n, 'data', b."?raw", 'reasons', to_jsonb(b.reasons))) AS rows
-                       FROM (SELECT row_number() OVER () AS n, t."?raw", %3$s AS reasons, %4$s AS bad FROM (%5$s) t) b
-                      WHERE b.bad) q
-              WHERE q.rows IS NOT NULL;
-            INSERT INTO fs_offline.%6$I (%7$s batch_id) SELECT %8$s v_batch FROM (%5$s) t WHERE NOT (%4$s);
-            PERFORM fs.record_batch(v_batch, %1$s, 'quarantine', v_label, %9$L::jsonb, v_started,
+            %3$s
+            PERFORM fs.record_batch(v_batch, %1$s, 'quarantine', v_label, %4$L::jsonb, v_started,
                 CASE WHEN NOT EXISTS (SELECT 1 FROM fs.ingest_batch b WHERE b.version_id = %1$s AND b.batch_key = v_key) THEN v_key END);
             $b$,
-            v_target.version_id, v_target.partition_by, v_q.reasons_expr, coalesce(v_q.bad_predicate, 'false'),
-            v_q.typed_query, v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_q.columns);
+            v_target.version_id, v_target.partition_by, v_checked, v_q.columns);
         v_count := v_count + 1;
     END LOOP;
     IF v_count = 0 THEN
@@ -199,6 +220,7 @@ DECLARE
     v_started timestamptz := clock_timestamp();
     v_logged  fs.ingest_batch;
     v_periods timestamptz[];
+    v_copied  boolean;
 BEGIN
     IF p_ref !~ '@\d+$' THEN
         RAISE EXCEPTION 'backfill needs a version, e.g. %@2', p_ref USING ERRCODE = 'YF015';
@@ -261,13 +283,27 @@ BEGIN
 
     PERFORM fs.ensure_partitions(v_target.version_id, fs.periods_between(v_target.partition_by, v_lo, v_hi - interval '1 microsecond'));
     v_batch := nextval('fs.ingest_batch_id_seq');
-    EXECUTE format('SELECT fs.record_quarantine(%s, %s, q.rows)'
-                   ' FROM (SELECT jsonb_agg(jsonb_build_object(''row_number'', b.n, ''data'', b."?raw", ''reasons'', to_jsonb(b.reasons))) AS rows'
-                   ' FROM (SELECT row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) b) q WHERE q.rows IS NOT NULL',
-                   v_batch, v_target.version_id, v_q.reasons_expr, v_q.typed_query, coalesce(v_q.bad_predicate, 'false'));
-    EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
-                   v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query,
-                   coalesce(v_q.bad_predicate, 'false'));
+    v_copied := false;
+    IF v_q.exact THEN
+        -- One pass when every row fits (the target's constraints check them); the checked
+        -- copy below only for a period with a row that does not.
+        BEGIN
+            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
+                           v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
+            v_copied := true;
+        EXCEPTION WHEN integrity_constraint_violation OR data_exception THEN
+            v_copied := false;
+        END;
+    END IF;
+    IF NOT v_copied THEN
+        EXECUTE format('SELECT fs.record_quarantine(%s, %s, q.rows)'
+                       ' FROM (SELECT jsonb_agg(jsonb_build_object(''row_number'', b.n, ''data'', b."?raw", ''reasons'', to_jsonb(b.reasons))) AS rows'
+                       ' FROM (SELECT row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) b) q WHERE q.rows IS NOT NULL',
+                       v_batch, v_target.version_id, v_q.reasons_expr, v_q.typed_query, coalesce(v_q.bad_predicate, 'false'));
+        EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
+                       v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query,
+                       coalesce(v_q.bad_predicate, 'false'));
+    END IF;
     v_logged := fs.record_batch(v_batch, v_target.version_id, 'quarantine',
                                 format('backfill from version %s, %s to %s', v_source.version, v_lo, v_hi),
                                 v_q.columns, v_started);

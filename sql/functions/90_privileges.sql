@@ -157,3 +157,5 @@ GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, jsonb, text, timestamptz, boo
 GRANT EXECUTE ON FUNCTION fs.serving_epoch() TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.offer_to_staged(integer, regclass, text, text, bigint) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.stage_targets(integer) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.max_features() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.max_key_bytes() TO fs_reader;
