@@ -76,6 +76,7 @@ class FeatureStore:
         self._statements: dict[tuple, online.OnlineStatement] = {}
         self._epoch: str | None = None
         self._epoch_checked = float("-inf")
+        self._write_cache = ingest.WriteCache()
 
     # -- connections ------------------------------------------------------------------
     @property
@@ -219,6 +220,7 @@ class FeatureStore:
     def _after_switch(self) -> None:
         # Lookups built here before name the old version; replicas need the new functions.
         self._statements.clear()
+        self._write_cache.clear()
         self._epoch_checked = float("-inf")
         with self.connection() as conn:
             has_replicas = catalog.has_replicas(conn)
@@ -272,9 +274,11 @@ class FeatureStore:
         ``max_quarantined`` (a count of rows, or a fraction below 1) fails the batch like
         strict mode when more rows are bad: nothing is written, ``BatchRejected``.
         """
+        self._check_serving_epoch()
         with self.connection() as conn:
             return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
-                                       max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress)
+                                       max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress,
+                                       cache=self._write_cache)
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
                    entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
@@ -513,9 +517,9 @@ class FeatureStore:
         return refs
 
     def _check_serving_epoch(self) -> None:
-        # A lookup statement names the versions it was built for. A promote, rollback or
-        # new service version elsewhere changes what unpinned names mean: look at most once
-        # a second whether that happened, and rebuild the statements if so.
+        # A lookup statement (and the write cache) names the versions it was built for. A
+        # promote, rollback or new service version elsewhere changes what unpinned names
+        # mean: look at most once a second whether that happened, and rebuild if so.
         now = time.monotonic()
         if now - self._epoch_checked < SERVING_EPOCH_INTERVAL:
             return
@@ -525,6 +529,7 @@ class FeatureStore:
         if epoch != self._epoch:
             self._epoch = epoch
             self._statements.clear()
+            self._write_cache.clear()
 
     def _online_statement(self, features, service, version) -> "online.OnlineStatement":
         # Built once on the primary (replicas have no catalog), then reused.

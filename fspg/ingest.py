@@ -31,11 +31,13 @@ from psycopg.types.json import Jsonb
 from fspg.arrow import BatchShaper, BatchSource, NeedsStaging, ViewColumn, narrowable, to_source
 from fspg.values import text_staged
 
-VIEW_COLUMNS = "SELECT name, role, dtype FROM fs.view_columns(%(view)s)"
-VERSION = "SELECT version_id, offline_table FROM fs.resolve_version(%(view)s)"
-NEXT_BATCH_ID = "SELECT nextval('fs.ingest_batch_id_seq')"
+VIEW_COLUMNS = ("SELECT c.name, c.role, c.dtype, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c"
+                " JOIN fs.feature_view_version vv USING (version_id)")
+OPEN_BATCH = "SELECT batch_id, version_id, offline_table FROM fs.open_batch(%(view)s, %(batch_key)s)"
 ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[])"
-FUTURE_LIMIT = "SELECT now() + fs.max_future_skew()"
+# Events later than this are refused by the history table anyway (now + 5 minutes there);
+# the client only needs to know a batch is plausible enough to try the direct path.
+FUTURE_SLACK = dt.timedelta(hours=1)
 INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
           " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric)")
 BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons"
@@ -51,10 +53,11 @@ MODES = ("quarantine", "strict")
 # Memory for the history triggers' transition table, for this transaction only: a
 # batch that fits stays off disk (measured: the trigger's cost halves at 1M rows).
 INGEST_WORK_MEM = "256MB"
+# A batch this small needs no more memory than the session's default.
+SMALL_BATCH = 10_000
 # Errors by which the history table refuses a row: the staging path sorts them out.
 # A row the history table refuses sends the batch to staging, which says which and why
 # (two rows of one entity and moment are a UniqueViolation there).
-BATCH_KEY_SETTING = "SELECT set_config('fspg.batch_key', %(batch_key)s, true)"
 ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException,
                psycopg.errors.UniqueViolation, psycopg.errors.ProgramLimitExceeded)
 _staging_names = itertools.count(1)
@@ -82,9 +85,43 @@ class IngestResult:
         return self.rows_in / self.seconds if self.seconds else 0.0
 
 
-def view_columns(conn: psycopg.Connection, view: str) -> list[ViewColumn]:
-    """The columns a batch for ``view`` (or ``view@N``) may carry."""
-    return [ViewColumn(*row) for row in conn.execute(VIEW_COLUMNS, {"view": view})]
+@dataclass(frozen=True)
+class ViewTarget:
+    """Where a batch for a view name goes: the version it means and that version's columns."""
+
+    version_id: int
+    table: str
+    columns: list[ViewColumn]
+
+
+@dataclass
+class WriteCache:
+    """What a client remembers between batches, so a small one costs few round trips:
+    what each view name means, and the partitions it has seen made. A promote changes
+    what an unpinned name means: the client clears the cache when it notices
+    (``fs.serving_epoch``), and ``fs.open_batch`` says so in any case, under a hold that
+    keeps the answer true until the batch commits. A partition dropped meanwhile (by
+    retention) only sends rows to the default partition, which maintain adopts."""
+
+    views: dict[str, ViewTarget] = field(default_factory=dict)
+    partitions: set[tuple[int, dt.datetime]] = field(default_factory=set)
+
+    def clear(self) -> None:
+        """Forget everything (after a promote or rollback)."""
+        self.views.clear()
+        self.partitions.clear()
+
+
+def view_target(conn: psycopg.Connection, view: str, cache: WriteCache | None = None) -> ViewTarget:
+    """The version ``view`` (or ``view@N``) means and the columns a batch for it may carry."""
+    if cache is not None and view in cache.views:
+        return cache.views[view]
+    rows = conn.execute(VIEW_COLUMNS, {"view": view}).fetchall()
+    target = ViewTarget(rows[0][3], rows[0][4], [ViewColumn(*row[:3]) for row in rows])
+    if cache is not None:
+        cache.views[view] = target
+    return target
+
 
 
 def insert_batch(
@@ -99,15 +136,18 @@ def insert_batch(
     max_quarantined: float | None = None,
     chunk_rows: int = 65_536,
     progress: Callable[[int], None] | None = None,
+    cache: WriteCache | None = None,
 ) -> IngestResult:
-    """Ingest ``data`` into ``view`` (see FeatureStore.insert_batch)."""
+    """Ingest ``data`` into ``view`` (see FeatureStore.insert_batch). ``cache`` remembers
+    what a view name means between calls (see WriteCache)."""
     from fspg.errors import InvalidArgument
 
     if mode not in MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     started = time.perf_counter()
     batches = to_source(data, chunk_rows=chunk_rows)
-    columns = view_columns(conn, view)
+    target = view_target(conn, view, cache)
+    columns = target.columns
     narrow = (narrowable(batches, columns) | text_staged(batches, {c.name: c.dtype for c in columns})
               if batches.rewindable else {})
     shaper = BatchShaper(batches.schema, columns, view=view, timestamp=timestamp, narrow=narrow)
@@ -118,7 +158,15 @@ def insert_batch(
             return _timed(done, started, "existing")
     why = shaper.why or ("" if batches.rewindable else "a one-shot stream (RecordBatchReader) cannot be read twice")
     if shaper.direct and batches.rewindable:
-        result = _try_direct(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key, progress=progress)
+        try:
+            result = _try_direct(conn, view, target, batches, shaper, mode=mode, source=source, batch_key=batch_key,
+                                 progress=progress, cache=cache)
+        except _ViewMoved:
+            # Promoted since the client looked: again, with what the name means now.
+            if cache is not None:
+                cache.clear()
+            return insert_batch(conn, view, data, timestamp=timestamp, mode=mode, source=source, batch_key=batch_key,
+                                max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress)
         if result is not None:
             return _timed(result, started, result.path)
         shaper.restart()
@@ -141,57 +189,73 @@ def _timed(result: IngestResult, started: float, path: str) -> IngestResult:
     return IngestResult(**{**result.__dict__, "seconds": time.perf_counter() - started, "path": path})
 
 
-def _event_days(conn: psycopg.Connection, batches: BatchSource, shaper: BatchShaper) -> list[dt.datetime] | None:
+def _event_days(batches: BatchSource, shaper: BatchShaper) -> list[dt.datetime] | None:
     """The UTC days the batch's events fall on (the store creates partitions for those
-    only), or None when some event lies outside [1970, now + skew] (those rows are bad, and
-    the staging path quarantines them)."""
+    only), or None when some event is clearly outside [1970, now]: those rows are bad, and
+    the staging path quarantines them. (The history table's constraints are the exact
+    test; this one only saves a doomed copy.)"""
     if shaper.stamp is not None:
         from fspg.offline import utc
 
         lo = hi = utc(shaper.stamp)
-        days = [lo]
+        days = [lo.replace(hour=0, minute=0, second=0, microsecond=0)]
     else:
         lo, hi, days = batches.time_profile("event_ts")
         if lo is None:
             return None
         lo, hi = (v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc) for v in (lo, hi))
     floor = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    ceiling = conn.execute(FUTURE_LIMIT).fetchone()[0]
-    return days if floor <= lo and hi <= ceiling else None
+    return days if floor <= lo and hi <= dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK else None
 
 
-def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progress) -> IngestResult | None:
-    from pgpq import ArrowToPostgresBinaryEncoder
+class _ViewMoved(Exception):
+    """The view name means another version than the client had cached (a promote)."""
 
-    version_id, table = conn.execute(VERSION, {"view": view}).fetchone()
-    days = _event_days(conn, batches, shaper)
-    if days is None:
-        return None
-    # Partitions first, in a transaction of their own when we can, so the batch's
-    # transaction does not hold the partition lock while it copies.
+
+def _ensure_partitions(conn, version_id: int, days: list[dt.datetime], cache: WriteCache | None) -> None:
+    missing = [d for d in days if cache is None or (version_id, d) not in cache.partitions]
+    if not missing:
+        return
+    # In a transaction of their own when we can, so the batch's transaction does not
+    # hold the partition lock while it copies.
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:
         with conn.transaction():
-            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": days})
+            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": missing})
     else:
-        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": days})
+        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": missing})
+    if cache is not None:
+        cache.partitions.update((version_id, d) for d in missing)
+
+
+def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source, batch_key, progress,
+                cache: WriteCache | None) -> IngestResult | None:
+    from pgpq import ArrowToPostgresBinaryEncoder
+
+    days = _event_days(batches, shaper)
+    if days is None:
+        return None
+    _ensure_partitions(conn, target.version_id, days, cache)
     started_at = dt.datetime.now(dt.timezone.utc)
     encoder = ArrowToPostgresBinaryEncoder(shaper.data_schema.append(_batch_id_field()))
     columns = [f.name for f in shaper.data_schema] + ["batch_id"]
     copy_sql = sql.SQL("COPY fs_offline.{} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+        sql.Identifier(target.table), sql.SQL(", ").join(map(sql.Identifier, columns)))
     sent = []
     try:
         with conn.transaction():
-            conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+            if batches.table is None or batches.table.num_rows > SMALL_BATCH:
+                conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
             if batch_key is not None:
                 # Held from here to commit: a retry that raced past the first look finds
                 # this batch on record once it commits.
                 done = _existing(conn, view, batch_key)
                 if done is not None:
                     return IngestResult(**{**done.__dict__, "path": "existing"})
-            batch_id = conn.execute(NEXT_BATCH_ID).fetchone()[0]
-            # Copies into staged versions (dual writes) carry the key too.
-            conn.execute(BATCH_KEY_SETTING, {"batch_key": batch_key or ""})
+            # Holds the view until commit and says which version it means now.
+            batch_id, version_id, _ = conn.execute(OPEN_BATCH, {"view": view, "batch_key": batch_key},
+                                                   prepare=True).fetchone()
+            if version_id != target.version_id:
+                raise _ViewMoved(view)
             with conn.cursor() as cur:
                 # The default writer, not psycopg's queued one: its queue can hold a
                 # hundred MB of encoded rows when the server is the slower side.
@@ -207,7 +271,7 @@ def _try_direct(conn, view, batches, shaper, *, mode, source, batch_key, progres
             row = conn.execute(LOG_DIRECT, {
                 "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
-                "started": started_at, "batch_key": batch_key}).fetchone()
+                "started": started_at, "batch_key": batch_key}, prepare=True).fetchone()
         return IngestResult(*row, path="direct")
     except (*ROW_REFUSED, NeedsStaging):
         if progress and sent:

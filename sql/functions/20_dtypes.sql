@@ -180,7 +180,14 @@ AS $$
 DECLARE
     v_type regtype;
 BEGIN
-    -- Read through the catalog, never pasted: 'int); DROP ...' is not a type name.
+    -- The names fspg's own columns have, spelled as format_type spells them: known
+    -- without a catalog lookup (this runs for every column of every batch logged).
+    IF p_type IN ('bigint', 'integer', 'smallint', 'double precision', 'real', 'numeric', 'text', 'boolean', 'date',
+                  'uuid', 'jsonb', 'timestamp with time zone', 'timestamp without time zone', 'bigint[]', 'integer[]',
+                  'double precision[]', 'real[]', 'text[]', 'boolean[]') THEN
+        RETURN p_type;
+    END IF;
+    -- Anything else is read through the catalog, never pasted: 'int); DROP ...' is not a type name.
     BEGIN
         v_type := p_type::regtype;
     EXCEPTION WHEN OTHERS THEN

@@ -5,6 +5,7 @@
 -- caller's transaction: the batch lands whole or not at all.
 -- Owns: fs.integer_fits, fs.max_key_bytes, fs.ingest_query (the typed, checked view of a staging table),
 --       fs.batch_by_key (retries: a key already on record is that batch),
+--       fs.hold_served_version, fs.open_batch (the direct path's start),
 --       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
 --       only writers of fs.quarantine and fs.ingest_batch), fs.ingest, fs.offer_to_staged,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
@@ -273,6 +274,37 @@ END
 $$;
 COMMENT ON FUNCTION fs.batch_by_key(text, text) IS 'The logged batch of view[@version] with this batch key (all NULL when there is none), after waiting for a concurrent batch with the same key; holds the key until the transaction ends.';
 
+CREATE OR REPLACE FUNCTION fs.hold_served_version(p_view text, p_exclusive boolean DEFAULT false)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Writers of an unpinned view hold it shared until they commit, a promote or rollback
+    -- exclusively: a batch never lands in the version that stopped serving a moment ago
+    -- (and so misses the one serving now). Pinned writes (view@N) need no hold.
+    SELECT CASE WHEN p_exclusive THEN pg_advisory_xact_lock(hashtext('fspg.serving'), hashtext(split_part(p_view, '@', 1)))
+                ELSE pg_advisory_xact_lock_shared(hashtext('fspg.serving'), hashtext(split_part(p_view, '@', 1))) END
+     WHERE p_view IS NOT NULL AND (p_exclusive OR position('@' IN p_view) = 0)
+$$;
+COMMENT ON FUNCTION fs.hold_served_version(text, boolean) IS 'Holds which version an unpinned view name means until the transaction ends: shared for writers, exclusive for promote and rollback.';
+
+CREATE OR REPLACE FUNCTION fs.open_batch(p_view text, p_batch_key text DEFAULT NULL,
+                                         OUT batch_id bigint, OUT version_id integer, OUT offline_table text)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The client's direct path, in one round trip: hold the view, say which version it
+    -- means now (the client may have cached an older answer), issue a batch id, and
+    -- remember the key so copies into staged versions carry it.
+    PERFORM fs.hold_served_version(p_view);
+    SELECT vv.version_id, vv.offline_table INTO version_id, offline_table FROM fs.resolve_version(p_view) vv;
+    batch_id := nextval('fs.ingest_batch_id_seq');
+    PERFORM set_config('fspg.batch_key', coalesce(p_batch_key, ''), true);
+END
+$$;
+COMMENT ON FUNCTION fs.open_batch(text, text) IS 'Starts a batch the client copies straight into history: holds the view (fs.hold_served_version), returns the version it means now and a batch id.';
+
 CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
                                            p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)
 RETURNS fs.ingest_batch
@@ -342,6 +374,7 @@ BEGIN
         RAISE EXCEPTION 'max_quarantined is a count of rows (0, 1, 2, ...) or a fraction below 1, got %', p_max_quarantined
             USING ERRCODE = 'YF015';
     END IF;
+    PERFORM fs.hold_served_version(p_view);
     v_version := fs.resolve_version(p_view);
     v_view := (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
     -- A retry of a batch already on record is that batch: nothing is written again.

@@ -391,7 +391,9 @@ BEGIN
         RAISE EXCEPTION 'promote needs a version, e.g. %@2', coalesce(p_ref, 'view') USING ERRCODE = 'YF015';
     END IF;
     v_target := fs.resolve_version(p_ref);
-    -- One rollout at a time per view.
+    -- No batch in flight may land in the version that stops serving (writers hold the view
+    -- shared until they commit), and one rollout at a time per view.
+    PERFORM fs.hold_served_version(p_ref, true);
     SELECT * INTO v_view FROM fs.feature_view WHERE view_id = v_target.view_id FOR UPDATE;
     SELECT * INTO v_current FROM fs.feature_view_version WHERE view_id = v_view.view_id AND version = v_view.current_version;
     v_stage := fs.version_stage(v_target.version_id);
@@ -450,6 +452,7 @@ AS $$
 DECLARE
     v_view fs.feature_view;
 BEGIN
+    PERFORM fs.hold_served_version(p_view, true);
     SELECT * INTO v_view FROM fs.feature_view fv WHERE fv.name = p_view FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM fs.resolve_version(p_view);  -- its error names the problem
