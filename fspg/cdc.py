@@ -89,6 +89,8 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
             # cost 30x in latency; it also leaves fs_owner no way to add code to a table
             # that a superuser's apply worker writes. Its trigger still runs as fs_owner.
             store.execute(sql.SQL("ALTER TABLE {} OWNER TO CURRENT_USER").format(sql.Identifier(schema, relation)))
+            # Erasure (fs.forget) removes an entity from the mirror too.
+            store.execute(sql.SQL("GRANT SELECT, DELETE ON {} TO fs_owner").format(sql.Identifier(schema, relation)))
             store.commit()
         made = False
         try:

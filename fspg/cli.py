@@ -223,8 +223,9 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
                    f" {result.rows_in:,} rows in, {result.inserted:,} inserted, {result.quarantined:,} quarantined;"
                    " nothing written (--again ingests it anyway)")
         return
+    unchanged = f", {result.unchanged:,} unchanged" if result.unchanged else ""
     line = (f"{label}batch {result.batch_id} -> {result.feature_view}@{result.version}: {result.rows_in:,} rows in,"
-            f" {result.inserted:,} inserted, {result.quarantined:,} quarantined"
+            f" {result.inserted:,} inserted, {result.quarantined:,} quarantined{unchanged}"
             f" ({result.seconds:.2f}s, {result.rows_per_second:,.0f} rows/s)")
     click.echo(line)
     for reason, count in sorted(result.reasons.items(), key=lambda kv: -kv[1]):
@@ -240,10 +241,11 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
 @click.option("--batch-key", help="Key of the batch (one file), instead of the file's content hash.")
 @click.option("--again", is_flag=True, help="Ingest even a file whose content is on record already (no batch key).")
 @click.option("--max-quarantined", metavar="N|P%", help="Fail a file (nothing written) when more than N rows, or P% of them, are bad.")
+@click.option("--skip-unchanged", is_flag=True, help="Count rows history already holds (same entity, moment and values) as unchanged.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, timestamp: str | None,
-           batch_key: str | None, again: bool, max_quarantined: str | None, as_json: bool) -> None:
+           batch_key: str | None, again: bool, max_quarantined: str | None, skip_unchanged: bool, as_json: bool) -> None:
     """Ingest Parquet, CSV or JSON Lines FILES into feature view NAME (or NAME@V); one batch per file.
 
     A file whose content was ingested into the same view version before is not ingested
@@ -261,7 +263,7 @@ def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, tim
             progress = Progress(f"{path}", total)
             try:
                 result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, batch_key=key,
-                                            max_quarantined=tolerance, progress=progress)
+                                            max_quarantined=tolerance, progress=progress, skip_unchanged=skip_unchanged)
             finally:
                 progress.close()
             _print_result(result, as_json, label=f"{path}: ")
@@ -943,10 +945,10 @@ def replica_remove(ctx: click.Context, name: str) -> None:
 
 
 @main.command()
-@click.option("--examples", "examples_path", default="examples", show_default=True, type=click.Path(),
-              help="The feature repository to apply.")
+@click.option("--examples", "examples_path", type=click.Path(),
+              help="The feature repository to apply (default: ./examples, else the copy shipped with fspg).")
 @click.pass_context
-def demo(ctx: click.Context, examples_path: str) -> None:
+def demo(ctx: click.Context, examples_path: str | None) -> None:
     """Run the main job end to end on the embedded server and print what happened."""
     from fspg.demo import run
 

@@ -257,7 +257,7 @@ class FeatureStore:
     # -- offline store ----------------------------------------------------------------
     def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
                      batch_key: str | None = None, max_quarantined: float | None = None, chunk_rows: int = 65_536,
-                     progress: Callable[[int], None] | None = None) -> IngestResult:
+                     progress: Callable[[int], None] | None = None, skip_unchanged: bool = False) -> IngestResult:
         """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
 
         ``data``: a dict of columns, a pyarrow Table/RecordBatch/RecordBatchReader, or a
@@ -273,12 +273,15 @@ class FeatureStore:
         "existing"``), also when both run at once (the second waits for the first).
         ``max_quarantined`` (a count of rows, or a fraction below 1) fails the batch like
         strict mode when more rows are bad: nothing is written, ``BatchRejected``.
+        ``skip_unchanged=True`` counts rows whose values history already holds as the
+        newest for their entity and moment as ``unchanged`` instead of writing them again
+        (a re-sent snapshot adds only what changed).
         """
         self._check_serving_epoch()
         with self.connection() as conn:
             return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
                                        max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress,
-                                       cache=self._write_cache)
+                                       cache=self._write_cache, skip_unchanged=skip_unchanged)
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
                    entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":

@@ -36,7 +36,20 @@ def synthetic_user_stats(now: dt.datetime, users: int = DEMO_USERS, seed: int = 
     })
 
 
-def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = print) -> None:
+def example_repository(path: str | Path | None = None) -> Path:
+    """The example feature repository: ``path`` if given, else ./examples (a checkout),
+    else the copy shipped inside the installed package."""
+    if path is not None:
+        return Path(path)
+    here = Path("examples")
+    if (here / "features").is_dir():
+        return here
+    from importlib import resources
+
+    return Path(str(resources.files("fspg") / "examples"))
+
+
+def run(dsn: str | None, examples: str | Path | None = None, echo: Callable[[str], None] = print) -> None:
     """Start (or use) the database, migrate, apply the example repository, ingest, load, and describe."""
     from fspg import migrate
     from fspg.client import FeatureStore
@@ -45,7 +58,7 @@ def run(dsn: str | None, examples: str | Path, echo: Callable[[str], None] = pri
     from fspg.files import open_source
     from fspg.output import table
 
-    examples = Path(examples)
+    examples = example_repository(examples)
     features = examples / "features"
     if not features.is_dir():
         raise UserError(f"no example repository at {features}", hint="run from the fspg checkout or pass --examples")

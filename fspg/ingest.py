@@ -38,15 +38,16 @@ ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::times
 # Events later than this are refused by the history table anyway (now + 5 minutes there);
 # the client only needs to know a batch is plausible enough to try the direct path.
 FUTURE_SLACK = dt.timedelta(hours=1)
-INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
-          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric)")
-BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons"
+INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, unchanged"
+          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric,"
+          " %(skip_unchanged)s)")
+BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons, b.unchanged"
           " FROM fs.batch_by_key(%(view)s, %(key)s) b LEFT JOIN fs.feature_view_version vv ON vv.version_id = b.version_id"
           " LEFT JOIN fs.feature_view fv ON fv.view_id = vv.view_id")
-LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
+LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0"
               " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s,"
               " %(batch_key)s)")
-REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons"
+REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0"
           " FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s)")
 SET_WORK_MEM = "SELECT set_config('work_mem', %(work_mem)s, true)"
 MODES = ("quarantine", "strict")
@@ -66,7 +67,8 @@ log = logging.getLogger("fspg.ingest")
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What happened to one batch: every row is either inserted or quarantined."""
+    """What happened to one batch: every row is inserted, quarantined or (when asked to
+    skip them) unchanged: ``rows_in == inserted + quarantined + unchanged``."""
 
     batch_id: int
     feature_view: str
@@ -75,6 +77,8 @@ class IngestResult:
     inserted: int
     quarantined: int
     reasons: dict[str, int] = field(default_factory=dict)
+    #: rows skipped because history already held them (``skip_unchanged=True``)
+    unchanged: int = 0
     seconds: float = 0.0
     path: str = "staging"
     why: str = ""  # why a batch took the staging path (the direct path needs no reason)
@@ -137,6 +141,7 @@ def insert_batch(
     chunk_rows: int = 65_536,
     progress: Callable[[int], None] | None = None,
     cache: WriteCache | None = None,
+    skip_unchanged: bool = False,
 ) -> IngestResult:
     """Ingest ``data`` into ``view`` (see FeatureStore.insert_batch). ``cache`` remembers
     what a view name means between calls (see WriteCache)."""
@@ -157,7 +162,9 @@ def insert_batch(
         if done is not None:
             return _timed(done, started, "existing")
     why = shaper.why or ("" if batches.rewindable else "a one-shot stream (RecordBatchReader) cannot be read twice")
-    if shaper.direct and batches.rewindable:
+    if skip_unchanged:
+        why = "skip_unchanged: each row is compared with history in the database"
+    elif shaper.direct and batches.rewindable:
         try:
             result = _try_direct(conn, view, target, batches, shaper, mode=mode, source=source, batch_key=batch_key,
                                  progress=progress, cache=cache)
@@ -166,14 +173,14 @@ def insert_batch(
             if cache is not None:
                 cache.clear()
             return insert_batch(conn, view, data, timestamp=timestamp, mode=mode, source=source, batch_key=batch_key,
-                                max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress)
+                                max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress, cache=cache)
         if result is not None:
             return _timed(result, started, result.path)
         shaper.restart()
         why = "a row broke a rule: the batch is sorted into good and bad rows"
     with conn.transaction():
         row = _stage_and_ingest(conn, view, batches, shaper, mode=mode, source=source, batch_key=batch_key,
-                                max_quarantined=max_quarantined, progress=progress)
+                                max_quarantined=max_quarantined, progress=progress, skip_unchanged=skip_unchanged)
     log.info("batch %s of %s took the staging path: %s", row[0], view, why)
     return _timed(IngestResult(*row, why=why), started, "staging")
 
@@ -279,7 +286,8 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
         return None
 
 
-def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, max_quarantined, progress):
+def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, max_quarantined, progress,
+                      skip_unchanged=False):
     from pgpq import ArrowToPostgresBinaryEncoder
 
     encoder = ArrowToPostgresBinaryEncoder(shaper.schema)
@@ -297,7 +305,8 @@ def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, m
                 progress(batch.num_rows)
         copy.write(encoder.finish())
     row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source,
-                                "batch_key": batch_key, "max_quarantined": max_quarantined}).fetchone()
+                                "batch_key": batch_key, "max_quarantined": max_quarantined,
+                                "skip_unchanged": skip_unchanged}).fetchone()
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
     return row
 

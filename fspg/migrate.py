@@ -33,6 +33,26 @@ def head_revision() -> str:
 
 def upgrade(dsn: str, revision: str = "head") -> str:
     """Migrate the database at ``dsn`` to ``revision``; returns the revision it is at afterwards."""
+    import psycopg
+    import sqlalchemy
+
+    try:
+        return _upgrade(dsn, revision)
+    except (sqlalchemy.exc.ProgrammingError, psycopg.errors.InsufficientPrivilege) as err:
+        cause = getattr(err, "orig", err)
+        if getattr(cause, "sqlstate", None) == "42501" and "grant role" in str(cause):
+            # The fs_* roles are cluster-wide: another admin (or a superuser) made them, and
+            # this role may not grant them (PostgreSQL 16 on: only with ADMIN OPTION).
+            from fspg.errors import PermissionDenied
+
+            raise PermissionDenied(
+                f"{cause.diag.message_primary}: the fs_* roles on this server were made by another role",
+                hint="migrate as the role that made them, or have a superuser run GRANT fs_owner, fs_admin, fs_writer,"
+                     " fs_reader, fs_serving TO <you> WITH ADMIN OPTION") from err
+        raise
+
+
+def _upgrade(dsn: str, revision: str) -> str:
     engine = sqlalchemy_engine(dsn)
     try:
         with engine.begin() as connection:

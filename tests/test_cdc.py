@@ -231,3 +231,21 @@ def test_cdc_feeds_the_staged_version_and_follows_a_promote(pair):
         assert (4, "new") in versions()[0]
         assert fs.get_online_features(["order_events.status"], entities=[3, 4], as_dicts=True) == [
             {"order_id": 3, "status": "paid"}, {"order_id": 4, "status": "new"}]
+
+
+def test_forget_erases_the_entity_from_the_cdc_mirror_too(pair):
+    source_dsn, store_dsn = pair
+    with psycopg.connect(source_dsn, autocommit=True) as app, FeatureStore(store_dsn) as fs:
+        app.execute("INSERT INTO orders VALUES (1, 10, 5, 'new'), (2, 10, 7, 'new')")
+        cdc.add(store_dsn, "shop", source_dsn, "public.orders", "order_events")
+        wait_for(lambda: len(history(store_dsn)) == 2)
+        assert fs.forget("order_events", {"order_id": "1"}, reason="request 19") == 1
+        with psycopg.connect(store_dsn) as conn:
+            assert conn.execute("SELECT order_id FROM public.orders").fetchall() == [(2,)]
+            assert conn.execute("SELECT count(*) FROM fs_offline.order_events WHERE order_id = 1").fetchone()[0] == 0
+            removed = conn.execute("SELECT removed FROM fs.erasure_log").fetchone()[0]
+        assert removed["cdc_mirrors"] == {"public.orders": 1}
+        # the stream goes on for the others
+        app.execute("UPDATE orders SET status = 'paid' WHERE order_id = 2")
+        wait_for(lambda: (2, 7.0, "paid") in history(store_dsn))
+        assert all(r[0] != 1 for r in history(store_dsn))

@@ -1,4 +1,5 @@
-"""A real, non-editable install: the wheel carries sql/ and the fspg command finds it."""
+"""A real, non-editable install: the wheel carries sql/ and the example repository, and the
+fspg command finds them (fspg demo runs from an installed wheel)."""
 from __future__ import annotations
 
 import os
@@ -48,3 +49,25 @@ def test_installed_fspg_command_migrates_and_applies(wheel, tmp_path, dsn):
     assert "create       entity user" in applied.stdout
     printed = run("migrate", "--sql")
     assert "CREATE TABLE fs.entity" in printed.stdout
+
+
+def test_installed_fspg_demo_runs_from_any_folder(wheel, tmp_path, dsn):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"fspg/examples/features/user_features.yaml", "fspg/examples/data/merchant_stats.csv"} <= names
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "FSPG_DSN": dsn}
+    demo = subprocess.run([str(site / "bin" / "fspg"), "demo"], cwd=elsewhere, env=env, capture_output=True, text=True)
+    try:
+        assert demo.returncode == 0, demo.stderr[-2000:]
+        assert str(site / "fspg" / "examples" / "features") in demo.stdout
+        assert "0 NULL values served" in demo.stdout and "== 22. fspg describe user_stats" in demo.stdout
+    finally:
+        from fspg import FeatureStore
+
+        with FeatureStore(dsn) as store:   # the demo's CDC subscription, so the database can go
+            if any(s["name"] == "shop" for s in store.sources()):
+                store.remove_source("shop")

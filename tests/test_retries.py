@@ -138,3 +138,26 @@ def test_a_batch_may_say_how_many_bad_rows_it_tolerates(store, conn, dsn, tmp_pa
     bad = CliRunner().invoke(main, ["--dsn", dsn, "ingest", "user_stats", str(path), "--max-quarantined", "lots"])
     assert bad.exit_code == 2
     assert _history(conn) == 8
+
+
+def test_skip_unchanged_counts_what_history_already_holds(store, conn, dsn, tmp_path):
+    store.apply(base())
+    snapshot = {"user_id": [1, 2, 3], "spend_7d": [1.0, 2.0, 3.0]}
+    store.insert_batch("user_stats", snapshot, timestamp="2026-11-01")
+    # the same snapshot again, with one value changed and one bad row
+    again = store.insert_batch("user_stats", {"user_id": [1, 2, 3, 4], "spend_7d": [1.0, 2.5, 3.0, -1.0]},
+                               timestamp="2026-11-01", skip_unchanged=True)
+    assert (again.rows_in, again.inserted, again.quarantined, again.unchanged) == (4, 1, 1, 2)
+    assert _history(conn) == 4
+    logged = conn.execute("SELECT rows_in, inserted, quarantined, unchanged FROM fs.ingest_batch WHERE batch_id = %s",
+                          [again.batch_id]).fetchone()
+    assert logged == (4, 1, 1, 2)
+    from click.testing import CliRunner
+
+    from fspg.cli import main
+
+    csv = tmp_path / "same.csv"
+    csv.write_text("user_id,spend_7d\n1,1\n2,2.5\n")
+    out = CliRunner().invoke(main, ["--dsn", dsn, "ingest", "user_stats", str(csv), "--timestamp", "2026-11-01",
+                                    "--skip-unchanged"])
+    assert out.exit_code == 0 and "0 inserted, 0 quarantined, 2 unchanged" in out.output, out.output

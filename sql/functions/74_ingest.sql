@@ -306,7 +306,8 @@ $$;
 COMMENT ON FUNCTION fs.open_batch(text, text) IS 'Starts a batch the client copies straight into history: holds the view (fs.hold_served_version), returns the version it means now and a batch id.';
 
 CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
-                                           p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)
+                                           p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL,
+                                           p_unchanged bigint DEFAULT 0)
 RETURNS fs.ingest_batch
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -318,13 +319,16 @@ BEGIN
     -- The counts are what reached history (the history tables' statement trigger writes
     -- fs.history_stats per batch) and quarantine, never what a caller says; the CHECK on
     -- rows_in = inserted + quarantined is the promise that nothing is lost.
+    IF p_unchanged IS NULL OR p_unchanged < 0 THEN
+        RAISE EXCEPTION 'unchanged rows are a count, got %', coalesce(p_unchanged::text, 'NULL') USING ERRCODE = 'YF015';
+    END IF;
     INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
-                                 columns, min_event_ts, max_event_ts, started_at, finished_at, created_by, batch_key)
-    SELECT p_batch_id, p_version_id, p_mode, p_source, h.rows + q.rows, h.rows, q.rows, q.reasons,
+                                 columns, min_event_ts, max_event_ts, started_at, finished_at, created_by, batch_key, unchanged)
+    SELECT p_batch_id, p_version_id, p_mode, p_source, h.rows + q.rows + p_unchanged, h.rows, q.rows, q.reasons,
            coalesce((SELECT jsonb_agg(jsonb_build_object('name', fs.check_name('column', c ->> 'name'),
                                                          'type', fs.trusted_type(c ->> 'type')))
                        FROM jsonb_array_elements(p_columns) c), '[]'),
-           h.min_event_ts, h.max_event_ts, p_started_at, clock_timestamp(), session_user, p_batch_key
+           h.min_event_ts, h.max_event_ts, p_started_at, clock_timestamp(), session_user, p_batch_key, p_unchanged
       FROM (SELECT coalesce(sum(s.rows), 0)::bigint AS rows, min(s.min_event_ts) AS min_event_ts, max(s.max_event_ts) AS max_event_ts
               FROM fs.history_stats s WHERE s.batch_id = p_batch_id AND s.version_id = p_version_id) h,
            (SELECT count(*) AS rows,
@@ -336,11 +340,13 @@ BEGIN
     RETURN v_row;
 END
 $$;
-COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine.';
+COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text, bigint) IS 'Logs an open batch with the counts, reasons and event-time range that really reached history and quarantine (plus the rows fs.ingest found unchanged).';
 
 CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL,
-                                     p_batch_key text DEFAULT NULL, p_max_quarantined numeric DEFAULT NULL)
-RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+                                     p_batch_key text DEFAULT NULL, p_max_quarantined numeric DEFAULT NULL,
+                                     p_skip_unchanged boolean DEFAULT false)
+RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb,
+               unchanged bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -363,6 +369,8 @@ DECLARE
     v_tolerated   numeric;
     v_future      timestamptz := now() + fs.max_future_skew();
     v_timezone    text := current_setting('TimeZone');
+    v_keep        text := 'true';
+    v_unchanged   bigint := 0;
 BEGIN
     -- Text timestamps without an offset are UTC on every path, whatever the session says.
     PERFORM set_config('TimeZone', 'UTC', true);
@@ -383,7 +391,7 @@ BEGIN
         IF v_logged.batch_id IS NOT NULL THEN
             PERFORM set_config('TimeZone', v_timezone, true);
             RETURN QUERY SELECT v_logged.batch_id, v_view, v_version.version, v_logged.rows_in, v_logged.inserted,
-                                v_logged.quarantined, v_logged.reasons;
+                                v_logged.quarantined, v_logged.reasons, v_logged.unchanged;
             RETURN;
         END IF;
     END IF;
@@ -423,6 +431,18 @@ BEGIN
     END IF;
     PERFORM fs.ensure_partitions(v_version.version_id, v_periods);
 
+    IF p_skip_unchanged THEN
+        -- Good rows whose values history already holds as the newest for that entity and
+        -- moment are counted, not written again (as SQL-defined views re-run a window).
+        v_keep := format('NOT EXISTS (SELECT 1 FROM (SELECT * FROM fs_offline.%I h WHERE %s h.event_ts = t.event_ts'
+                         ' ORDER BY h.created_ts DESC LIMIT 1) n WHERE %s)',
+                         v_version.offline_table,
+                         coalesce((SELECT string_agg(format('h.%1$I = t.%1$I AND ', k.name), '') FROM fs.key_columns(v_version.version_id) k), ''),
+                         (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM n.%1$I', f.name), ' AND ')
+                            FROM fs.feature f WHERE f.version_id = v_version.version_id));
+        EXECUTE format('SELECT count(*) FROM (%s) t WHERE NOT (%s) AND NOT (%s)', v_q.typed_query, v_q.bad_predicate, v_keep)
+           INTO v_unchanged;
+    END IF;
     v_batch := nextval('fs.ingest_batch_id_seq');
     -- Copies of this batch into staged versions carry its key (a retry after the promote
     -- finds them there).
@@ -434,13 +454,14 @@ BEGIN
                            '''row_number'', coalesce(q."?row", q.n), ''data'', q."?raw", ''reasons'', to_jsonb(q.reasons))))'
                            ' FROM (SELECT t."?row", row_number() OVER () AS n, t."?raw", %s AS reasons FROM (%s) t WHERE %s) q',
                            v_batch, v_version.version_id, v_q.reasons_expr, v_q.typed_query, v_q.bad_predicate);
-            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s)',
-                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_q.bad_predicate);
+            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE NOT (%s) AND %s',
+                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query,
+                           v_q.bad_predicate, v_keep);
         ELSE
             -- A clean batch (the usual case) skips the per-row checks here; the table's
             -- constraints still hold every row to the rules.
-            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
-                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
+            EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE %s',
+                           v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_keep);
         END IF;
     EXCEPTION WHEN unique_violation THEN
         -- The batch itself has one row per entity and moment; this transaction wrote one
@@ -456,7 +477,7 @@ BEGIN
         (SELECT jsonb_agg(jsonb_build_object('name', a.attname, 'type', format_type(a.atttypid, NULL)) ORDER BY a.attnum)
            FROM pg_attribute a WHERE a.attrelid = p_staging AND a.attnum > 0 AND NOT a.attisdropped
             AND a.attname NOT IN ('fs_row', 'fs_reasons')),
-        v_started, p_batch_key);
+        v_started, p_batch_key, v_unchanged);
     IF v_logged.rows_in <> v_rows_in THEN
         RAISE EXCEPTION 'batch %: % rows staged but % accounted for', v_batch, v_rows_in, v_logged.rows_in
             USING ERRCODE = 'YF015', HINT = 'Another session wrote rows under this batch id; nothing was written.';
@@ -466,10 +487,10 @@ BEGIN
     v_reasons := v_logged.reasons;
 
     PERFORM set_config('TimeZone', v_timezone, true);
-    RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons;
+    RETURN QUERY SELECT v_batch, v_view, v_version.version, v_rows_in, v_inserted, v_quarantined, v_reasons, v_unchanged;
 END
 $$;
-COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row, p_max_quarantined (a count, or a fraction below 1) when more rows are bad. With a batch key already on record for that version, returns that batch and writes nothing.';
+COMMENT ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric, boolean) IS 'Validates a staged batch for view[@version] and appends it: good rows to history, bad rows to quarantine with their reasons; logs the batch. mode strict rejects the batch on the first bad row, p_max_quarantined (a count, or a fraction below 1) when more rows are bad. With a batch key already on record for that version, returns that batch and writes nothing. p_skip_unchanged: rows history already holds as the newest for their entity and moment are counted as unchanged, not written.';
 
 CREATE OR REPLACE FUNCTION fs.offer_to_staged(p_version_id integer, p_staging regclass, p_typed_query text,
                                               p_bad_predicate text, p_batch_id bigint)
@@ -582,8 +603,9 @@ DECLARE
     v_spine    record;
     v_rows     bigint;
     v_total    bigint := 0;
+    v_mirror   record;
     v_removed  jsonb := jsonb_build_object('history', '{}'::jsonb, 'online', '{}'::jsonb, 'quarantine', 0,
-                                           'training_spines', '{}'::jsonb);
+                                           'training_spines', '{}'::jsonb, 'cdc_mirrors', '{}'::jsonb);
 BEGIN
     SELECT fv.view_id, array_agg(k.name ORDER BY k.position), array_agg(fs.sql_type(k.dtype) ORDER BY k.position)
       INTO v_view_id, v_keys, v_types
@@ -612,6 +634,28 @@ BEGIN
                              k.key, p_entity ->> k.key, k.typ), ' AND ')
       INTO v_where, v_staged
       FROM unnest(v_keys, v_types) AS k(key, typ);
+    -- CDC mirror tables feeding the view hold the source's current rows. First, so that
+    -- nothing the mirror's trigger would write survives the deletes below; the trigger
+    -- itself stands aside while fspg erases (fspg.erasing, this transaction only).
+    PERFORM set_config('fspg.erasing', 'on', true);
+    FOR v_mirror IN SELECT format('%I.%I', d.local_schema, d.tables[1]) AS rel
+                      FROM fs.source_database d JOIN fs.feature_view_version vv USING (version_id)
+                     WHERE d.kind = 'cdc' AND vv.view_id = v_view_id ORDER BY d.name LOOP
+        BEGIN
+            EXECUTE format('DELETE FROM %s WHERE %s', v_mirror.rel,
+                           (SELECT string_agg(format('%I::%s = %L::%s', k.key, k.typ, p_entity ->> k.key, k.typ), ' AND ')
+                              FROM unnest(v_keys, v_types) AS k(key, typ)));
+            GET DIAGNOSTICS v_rows = ROW_COUNT;
+            v_removed := jsonb_set(v_removed, ARRAY['cdc_mirrors', v_mirror.rel], to_jsonb(v_rows));
+        EXCEPTION WHEN insufficient_privilege THEN
+            -- A mirror made before fspg could erase from it: say so, in the log and now.
+            v_removed := jsonb_set(v_removed, ARRAY['cdc_mirrors', v_mirror.rel],
+                                   to_jsonb(format('not erased: its owner must GRANT DELETE ON %s TO fs_owner', v_mirror.rel)));
+            RAISE WARNING 'CDC mirror % still holds the entity: its owner must GRANT SELECT, DELETE ON % TO fs_owner',
+                v_mirror.rel, v_mirror.rel;
+        END;
+    END LOOP;
+    PERFORM set_config('fspg.erasing', '', true);
     -- Every version: erasure means the entity is gone from all of the view's history.
     FOR v_version IN SELECT version_id, version, offline_table, online_table FROM fs.feature_view_version
                       WHERE view_id = v_view_id ORDER BY version LOOP
@@ -648,4 +692,4 @@ BEGIN
     RETURN v_total;
 END
 $$;
-COMMENT ON FUNCTION fs.forget(text, jsonb, text) IS 'Right to erasure: deletes one entity, matched by typed key value, from every version of a view (history, online, quarantine) and from the spines of stored training sets that use it; logs what it removed where; returns history rows deleted.';
+COMMENT ON FUNCTION fs.forget(text, jsonb, text) IS 'Right to erasure: deletes one entity, matched by typed key value, from every version of a view (history, online, quarantine), from CDC mirror tables feeding it and from the spines of stored training sets that use it; logs what it removed where; returns history rows deleted.';

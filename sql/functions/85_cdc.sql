@@ -197,10 +197,15 @@ BEGIN
         LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
         AS $body$
         DECLARE
-            v_batch  bigint := fs.cdc_batch(%2$s, %3$L);
+            v_batch  bigint;
             v_event  timestamptz;
             v_reason text;
         BEGIN
+            -- fs.forget deleting an erased entity from the mirror: no tombstone for it.
+            IF current_setting('fspg.erasing', true) = 'on' THEN
+                RETURN NULL;
+            END IF;
+            v_batch := fs.cdc_batch(%2$s, %3$L);
             BEGIN
                 IF TG_OP = 'DELETE' THEN
                     v_event := clock_timestamp();

@@ -22,14 +22,14 @@ GRANT EXECUTE ON FUNCTION fs.online_drift(text) TO fs_reader;
 
 -- fs_writer ingests. fs.ingest runs as the caller (it reads the caller's staging
 -- table); only partition creation runs as the owner.
-GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.ingest(text, regclass, text, text, text, numeric, boolean) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.batch_by_key(text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.replay_quarantine(bigint, text, text) TO fs_writer;
 -- The bookkeeping functions fs.ingest calls as the writer. They log only open batches
 -- (issued, not yet logged) and count what reached history and quarantine themselves.
-GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text, bigint) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.record_quarantine(bigint, integer, jsonb) TO fs_writer;
 -- Bounded whoever calls it (fs.max_new_partitions per call, plausible periods only).
 GRANT EXECUTE ON FUNCTION fs.ensure_partitions(integer, timestamptz[]) TO fs_writer;

@@ -45,3 +45,12 @@ ALTER TABLE fs.backfill OWNER TO fs_owner;
 
 -- fs.apply also says which version serves each view afterwards (sql/functions re-creates it).
 DROP FUNCTION IF EXISTS fs.apply(jsonb, boolean);
+
+-- A batch may skip rows history already holds (insert_batch(skip_unchanged=True)): they
+-- are counted, so every batch still accounts for every row.
+ALTER TABLE fs.ingest_batch ADD COLUMN unchanged bigint NOT NULL DEFAULT 0;
+ALTER TABLE fs.ingest_batch DROP CONSTRAINT ingest_batch_check;
+ALTER TABLE fs.ingest_batch ADD CONSTRAINT ingest_batch_check CHECK (rows_in = inserted + quarantined + unchanged);
+COMMENT ON COLUMN fs.ingest_batch.unchanged IS 'Rows the batch skipped because history already held them as the newest for their entity and moment.';
+DROP FUNCTION IF EXISTS fs.ingest(text, regclass, text, text, text, numeric);
+DROP FUNCTION IF EXISTS fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text);
