@@ -169,7 +169,7 @@ def test_forget_matches_typed_keys_everywhere_from_python_and_the_cli(store, con
     assert conn.execute("SELECT identical FROM fs.verify_training_set('spine_of_1')").fetchone()[0] is False
     removed = conn.execute("SELECT removed FROM fs.erasure_log").fetchone()[0]
     assert removed == {"history": {"checked@1": 1}, "online": {"checked@1": 1}, "quarantine": 2,
-                       "training_spines": {"spine_of_1@1": 1}}
+                       "training_spines": {"spine_of_1@1": 1}, "cdc_mirrors": {}}
     # Replaying the batches finds nothing of the entity to bring back.
     for batch in [r[0] for r in conn.execute("SELECT DISTINCT batch_id FROM fs.ingest_batch WHERE quarantined > 0")]:
         store.replay_quarantine(batch)

@@ -1,5 +1,6 @@
 -- 99_reconcile: bring objects generated for existing versions up to the current code
--- after an upgrade (triggers are replaced in place, missing serving functions made). Runs last on every migrate;
+-- after an upgrade (triggers and trigger functions are replaced in place, missing serving
+-- functions made). Runs last on every migrate;
 -- everything it calls is idempotent.
 
 SELECT fs.install_history_triggers(version_id), fs.install_online_sync(version_id)
@@ -11,3 +12,27 @@ SELECT fs.create_service_functions(sv.service_version_id)
  WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
                     WHERE n.nspname = 'fs_serving' AND p.proname = format('%s__v%s', s.name, sv.version))
  ORDER BY sv.service_version_id;
+
+-- The dual-write triggers of views with staged or previous versions, written by the
+-- current code (75_rollout.sql).
+SELECT fs.install_stage_writes(fv.view_id)
+  FROM fs.feature_view fv
+ WHERE fv.previous_version IS NOT NULL
+    OR EXISTS (SELECT 1 FROM fs.feature_view_version vv WHERE vv.view_id = fv.view_id AND vv.staged)
+ ORDER BY fv.view_id;
+
+-- CDC trigger functions, written by the current code (85_cdc.sql); one that cannot be
+-- (its view changed under it) keeps the old one and says so.
+DO $cdc$
+DECLARE
+    v_name text;
+BEGIN
+    FOR v_name IN SELECT name FROM fs.source_database WHERE kind = 'cdc' ORDER BY name LOOP
+        BEGIN
+            PERFORM fs.install_cdc_trigger(v_name);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE 'CDC source % keeps its trigger function: %', v_name, SQLERRM;
+        END;
+    END LOOP;
+END
+$cdc$;
