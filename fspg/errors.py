@@ -114,6 +114,7 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF018": SourceFailed,      # a source query failed
     "YF019": ConnectionFailed,  # a source database does not answer
     "YF020": NotReady,          # promote of a version not backfilled / with an empty online table
+    "YF021": Conflict,          # a view name means another version than the client sent a batch for
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
     "23505": ValidationError,   # unique_violation: a second row of one entity and moment in a transaction

@@ -276,3 +276,20 @@ def test_replay_goes_to_the_staged_fix(live, conn):
     replayed = live.replay_quarantine(bad.batch_id)
     assert (replayed.version, replayed.inserted) == (2, 1)
     assert served(live, [5])[0]["spend_7d"] == 7.0      # v1 still serves until the promote
+
+
+@pytest.mark.parametrize("rows", [1, 2000])
+def test_a_writer_with_an_old_answer_lands_in_the_promoted_version(live, dsn, conn, rows):
+    """A client caches what a view name means; after a promote elsewhere its next batch
+    (pipelined when small, COPY when not) still lands in the version serving now."""
+    with FeatureStore(dsn) as writer:
+        writer.insert_batch("user_stats", {"user_id": [500], "spend_7d": [1.0]}, timestamp=NOW)   # v1, remembered
+        live.apply(relaxed())
+        live.backfill("user_stats@2")
+        live.promote("user_stats@2")
+        users = list(range(1000, 1000 + rows))
+        result = writer.insert_batch("user_stats", {"user_id": users, "spend_7d": [2.0] * rows}, timestamp=NOW)
+    assert (result.version, result.inserted, result.path) == (2, rows, "direct")
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v2 WHERE user_id >= 1000").fetchone()[0] == rows
+    # and v1, the previous version, got them by the dual write of the promoted one
+    assert conn.execute("SELECT count(*) FROM fs_offline.user_stats__v1 WHERE user_id >= 1000").fetchone()[0] == rows

@@ -288,7 +288,7 @@ AS $$
 $$;
 COMMENT ON FUNCTION fs.hold_served_version(text, boolean) IS 'Holds which version an unpinned view name means until the transaction ends: shared for writers, exclusive for promote and rollback.';
 
-CREATE OR REPLACE FUNCTION fs.open_batch(p_view text, p_batch_key text DEFAULT NULL,
+CREATE OR REPLACE FUNCTION fs.open_batch(p_view text, p_batch_key text DEFAULT NULL, p_expected_version_id integer DEFAULT NULL,
                                          OUT batch_id bigint, OUT version_id integer, OUT offline_table text)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -296,14 +296,23 @@ AS $$
 BEGIN
     -- The client's direct path, in one round trip: hold the view, say which version it
     -- means now (the client may have cached an older answer), issue a batch id, and
-    -- remember the key so copies into staged versions carry it.
+    -- remember the key so copies into staged versions carry it. A client that sends the
+    -- rest of the batch without waiting for the answer names the version it expects, and
+    -- the batch fails (YF021, nothing written) when the name means another one now.
     PERFORM fs.hold_served_version(p_view);
     SELECT vv.version_id, vv.offline_table INTO version_id, offline_table FROM fs.resolve_version(p_view) vv;
+    IF p_expected_version_id IS NOT NULL AND p_expected_version_id <> version_id THEN
+        RAISE EXCEPTION '% now means another version', p_view
+            USING ERRCODE = 'YF021', HINT = 'A promote or rollback happened since the client looked; send the batch again.';
+    END IF;
     batch_id := nextval('fs.ingest_batch_id_seq');
     PERFORM set_config('fspg.batch_key', coalesce(p_batch_key, ''), true);
+    -- For a client that logs the batch in the same pipeline (currval would name a copy
+    -- the dual-write trigger opened since).
+    PERFORM set_config('fspg.open_batch', batch_id::text, true);
 END
 $$;
-COMMENT ON FUNCTION fs.open_batch(text, text) IS 'Starts a batch the client copies straight into history: holds the view (fs.hold_served_version), returns the version it means now and a batch id.';
+COMMENT ON FUNCTION fs.open_batch(text, text, integer) IS 'Starts a batch the client copies straight into history: holds the view (fs.hold_served_version), returns the version it means now (YF021 if not the one expected) and a batch id.';
 
 CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
                                            p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL,

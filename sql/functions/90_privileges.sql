@@ -160,4 +160,4 @@ GRANT EXECUTE ON FUNCTION fs.stage_targets(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.max_features() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.max_key_bytes() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.hold_served_version(text, boolean) TO fs_writer;
-GRANT EXECUTE ON FUNCTION fs.open_batch(text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.open_batch(text, text, integer) TO fs_writer;
