@@ -313,18 +313,24 @@ def _pipelined(conn, view, target: ViewTarget, batches, shaper, *, mode, source,
         sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(_pg_type(shaper, n))) for n in names))
     log_args = {"view": view, "mode": mode, "source": source, "started": dt.datetime.now(dt.timezone.utc),
                 "columns": Jsonb([{"name": n, "type": _pg_type(shaper, n)} for n in names])}
-    try:
-        with conn.pipeline(), conn.transaction():
-            conn.execute(OPEN_EXPECTED, {"view": view, "version_id": target.version_id}, prepare=True)
-            conn.execute(insert, [table.column(n).to_pylist() for n in names], prepare=True)
-            logged = conn.execute(LOG_CURRENT, log_args, prepare=True)
-        row = logged.fetchone()
-    except ROW_REFUSED:
+    # Errors are caught inside the pipeline block: one escaping it makes psycopg log a
+    # second, meaningless one while it terminates the aborted pipeline.
+    failed: psycopg.Error | None = None
+    with conn.pipeline():
+        try:
+            with conn.transaction():
+                conn.execute(OPEN_EXPECTED, {"view": view, "version_id": target.version_id}, prepare=True)
+                conn.execute(insert, [table.column(n).to_pylist() for n in names], prepare=True)
+                logged = conn.execute(LOG_CURRENT, log_args, prepare=True)
+        except psycopg.Error as err:
+            failed = err
+    if isinstance(failed, ROW_REFUSED):
         return None
-    except psycopg.Error as err:
-        if err.sqlstate == "YF021":
-            raise _ViewMoved(view) from err
-        raise
+    if failed is not None:
+        if failed.sqlstate == "YF021":
+            raise _ViewMoved(view) from failed
+        raise failed
+    row = logged.fetchone()
     if progress:
         progress(table.num_rows)
     return IngestResult(*row, path="direct")

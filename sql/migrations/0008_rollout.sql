@@ -54,3 +54,5 @@ ALTER TABLE fs.ingest_batch ADD CONSTRAINT ingest_batch_check CHECK (rows_in = i
 COMMENT ON COLUMN fs.ingest_batch.unchanged IS 'Rows the batch skipped because history already held them as the newest for their entity and moment.';
 DROP FUNCTION IF EXISTS fs.ingest(text, regclass, text, text, text, numeric);
 DROP FUNCTION IF EXISTS fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text);
+-- (Again, for databases that ran an early 0007 without it; sql/functions re-creates it.)
+DROP FUNCTION IF EXISTS fs.source_probe(text, text, integer);
