@@ -51,7 +51,8 @@ def test_installed_fspg_command_migrates_and_applies(wheel, tmp_path, dsn):
     assert "CREATE TABLE fs.entity" in printed.stdout
 
 
-def test_installed_fspg_demo_runs_from_any_folder(wheel, tmp_path, dsn):
+def test_installed_fspg_demo_runs_from_any_folder(wheel, tmp_path, dsn, needs_vector):
+    """(The example repository has an embedding view: the demo needs pgvector.)"""
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"fspg/examples/features/user_features.yaml", "fspg/examples/data/merchant_stats.csv"} <= names
     site = tmp_path / "site"
