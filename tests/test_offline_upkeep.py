@@ -177,3 +177,31 @@ def test_forget_matches_typed_keys_everywhere_from_python_and_the_cli(store, con
     # A key that is not of the key's type is refused, and nothing is erased.
     with pytest.raises(errors.InvalidArgument, match="must be a bigint"):
         store.forget("checked", {"user_id": "one"})
+
+
+def test_forget_a_text_key_from_the_cli_and_python(store, conn, dsn, tmp_path):
+    from click.testing import CliRunner
+
+    from fspg.cli import main
+
+    doc = {"entities": [{"name": "account", "keys": {"account": "text"}}],
+           "feature_views": [{"name": "acct", "entity": "account",
+                              "features": [{"name": "score", "dtype": "float8", "rules": {"min": 0}}]}]}
+    store.apply(doc)
+    t = dt.datetime(2026, 11, 1)
+    store.insert_batch("acct", {"account": ["a1", "a2", "a3"], "score": [1.0, 2.0, -1.0],
+                                "event_ts": [t, t, t]})
+    csv = tmp_path / "acct.csv"
+    csv.write_text("account,score\na1,-3\na2,-4\n")
+    assert CliRunner().invoke(main, ["--dsn", dsn, "ingest", "acct", str(csv), "--timestamp", "2026-11-02"]).exit_code == 0
+    store.create_training_set("accts", {"account": ["a1", "a2", "a3"], "event_ts": ["2026-11-03"] * 3}, ["acct.score"])
+    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "acct", "account=a1"])
+    assert out.exit_code == 0, out.output
+    assert store.forget("acct", {"account": "a2"}) == 1
+    left = lambda table, column="account": conn.execute(  # noqa: E731
+        f"SELECT array_agg({column} ORDER BY 1) FROM {table}").fetchone()[0]
+    assert left("fs_offline.acct") is None and left("fs_online.acct") is None
+    assert left("fs.quarantine", "data ->> 'account'") == ["a3"]
+    assert left("fs_training.accts__v1__spine") == ["a3"]
+    removed = conn.execute("SELECT removed FROM fs.erasure_log ORDER BY erased_at").fetchall()
+    assert [r[0]["quarantine"] for r in removed] == [1, 1]
