@@ -92,7 +92,8 @@ def down() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
-    """Say whether the embedded server runs, where, and the database's schema revision."""
+    """Say whether the embedded server runs, where, and the database's schema revision.
+    Exits 1 when no server answers (scripts and health checks can rely on it)."""
     from fspg import migrate
     from fspg.server import EmbeddedServer
 
@@ -105,22 +106,31 @@ def status(ctx: click.Context, as_json: bool) -> None:
         "dsn": info.dsn if info else None,
     }
     dsn = ctx.obj["dsn"] or (info.dsn if info else None)
+    answered = False
     if dsn:
-        result["schema_revision"] = migrate.current_revision(dsn)
-        result["schema_head"] = migrate.head_revision()
+        try:
+            result["schema_revision"] = migrate.current_revision(dsn)
+            result["schema_head"] = migrate.head_revision()
+            answered = True
+        except Exception as err:  # noqa: BLE001 (any failure to connect means: no answer)
+            result["error"] = str(err).splitlines()[0]
     if as_json:
         from fspg.output import emit_json
 
         emit_json(result)
-        return
-    if info:
-        click.echo(f"embedded server running (pid {info.pid}) at {info.dsn}, data in {info.data_dir}")
     else:
-        click.echo(f"embedded server not running (home {server.home}); start it with: fspg up")
-    if "schema_revision" in result:
-        behind = result["schema_revision"] != result["schema_head"]
-        click.echo(f"schema revision {result['schema_revision'] or 'none'} (head {result['schema_head']})"
-                   + ("; run: fspg migrate" if behind else ""))
+        if info:
+            click.echo(f"embedded server running (pid {info.pid}) at {info.dsn}, data in {info.data_dir}")
+        elif not ctx.obj["dsn"]:
+            click.echo(f"embedded server not running (home {server.home}); start it with: fspg up")
+        if answered:
+            behind = result["schema_revision"] != result["schema_head"]
+            click.echo(f"schema revision {result['schema_revision'] or 'none'} (head {result['schema_head']})"
+                       + ("; run: fspg migrate" if behind else ""))
+        elif "error" in result:
+            click.echo(f"no server answers at {dsn}: {result['error']}")
+    if not answered:
+        ctx.exit(1)
 
 
 # -- schema ------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ def _cli(*args):
 
 def test_up_status_down(home):
     result = _cli("status")
-    assert result.exit_code == 0 and "not running" in result.output
+    assert result.exit_code == 1 and "not running" in result.output   # no server answers
 
     result = _cli("up")
     assert result.exit_code == 0, result.output
@@ -43,10 +43,12 @@ def test_up_status_down(home):
 
     assert _cli("up").output.strip() == dsn  # starting twice is harmless
     status = _cli("status")
-    assert "running" in status.output and dsn in status.output
+    assert status.exit_code == 0 and "running" in status.output and dsn in status.output
 
     assert _cli("down").output.startswith("stopped")
     assert "not running" in _cli("status").output
+    gone = _cli("--dsn", dsn, "status")
+    assert gone.exit_code == 1 and f"no server answers at {dsn}" in gone.output
     assert _cli("down").output.startswith("not running")
 
 
