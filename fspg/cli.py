@@ -15,7 +15,11 @@ DSN_HELP = "PostgreSQL DSN (URI or key=value). Default: the embedded server unde
 
 
 class FspgGroup(click.Group):
-    """A click group that turns fspg's exceptions into one line and an exit code."""
+    """A click group that turns fspg's exceptions into one line and an exit code, and
+    takes its global options anywhere on the line (``fspg migrate --dsn X``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _globals_first(self, ctx, list(args)))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -33,6 +37,35 @@ class FspgGroup(click.Group):
                 click.echo(f"fspg: error: {first}", err=True)
                 sys.exit(1)
             raise
+
+
+def _globals_first(group: click.Group, ctx: click.Context, args: list[str]) -> list[str]:
+    """Move ``--dsn VALUE`` / ``--dsn=VALUE`` written after the command in front of it,
+    unless that command has a ``--dsn`` of its own (``replica add --dsn`` names the replica)."""
+    names = [a for a in args if not a.startswith("-")]
+    command: click.Command | None = group
+    for name in names:
+        if not isinstance(command, click.Group):
+            break
+        command = command.get_command(ctx, name)
+        if command is None:
+            return args
+    if command is group or any("--dsn" in p.opts for p in getattr(command, "params", [])):
+        return args
+    moved, rest, i = [], [], 0
+    first = next((j for j, a in enumerate(args) if not a.startswith("-")), len(args))
+    while i < len(args):
+        arg = args[i]
+        if i > first and arg == "--dsn" and i + 1 < len(args):
+            moved += args[i:i + 2]
+            i += 2
+            continue
+        if i > first and arg.startswith("--dsn="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return moved + rest
 
 
 @click.group(cls=FspgGroup, context_settings={"help_option_names": ["-h", "--help"]})

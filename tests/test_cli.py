@@ -47,3 +47,12 @@ def test_status_reports_schema_revision(dsn):
 
     status = json.loads(_run(dsn, "status", "--json"))
     assert status["schema_revision"] == head_revision()
+
+
+def test_the_dsn_option_goes_anywhere_on_the_line(dsn, tmp_path):
+    path = tmp_path / "features.yaml"
+    path.write_text(yaml.safe_dump(base(), sort_keys=False))
+    for args in (["migrate", "--dsn", dsn], ["apply", str(path), "--dsn", dsn], ["ls", f"--dsn={dsn}", "--json"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+    assert {v["name"] for v in json.loads(result.output)} == {"user_stats", "fx_rates"}
