@@ -204,14 +204,10 @@ def staging_type(name: str, source: pa.DataType, dtype: str) -> pa.DataType:
 
 
 def event_ts_column(timestamp: dt.datetime | dt.date | str, rows: int) -> pa.Array:
-    """A constant event_ts column (naive datetimes are UTC)."""
-    if isinstance(timestamp, str):
-        timestamp = dt.datetime.fromisoformat(timestamp)
-    elif isinstance(timestamp, dt.date) and not isinstance(timestamp, dt.datetime):
-        timestamp = dt.datetime.combine(timestamp, dt.time())
-    if timestamp.tzinfo is None:
-        timestamp = timestamp.replace(tzinfo=dt.timezone.utc)
-    return pa.repeat(pa.scalar(timestamp, pa.timestamp("us", tz="UTC")), rows)
+    """A constant event_ts column (read by fspg.times: naive datetimes are UTC)."""
+    from fspg.times import utc
+
+    return pa.repeat(pa.scalar(utc(timestamp), pa.timestamp("us", tz="UTC")), rows)
 
 
 class BatchShaper:
@@ -231,7 +227,10 @@ class BatchShaper:
         duplicated = {n for n in source.names if source.names.count(n) > 1}
         if duplicated:
             raise SchemaMismatch(f"column(s) {', '.join(sorted(duplicated))} appear twice")
-        self.stamp = timestamp if "event_ts" not in source.names else None
+        # Read once (a relative "-1h" must mean one moment for the whole input).
+        from fspg.times import utc
+
+        self.stamp = utc(timestamp) if "event_ts" not in source.names else None
         missing = [c.name for c in columns
                    if c.role in ("key", "event_ts") and c.name not in source.names
                    and not (c.name == "event_ts" and self.stamp is not None)]

@@ -280,7 +280,8 @@ def _print_result(result, as_json: bool, label: str = "") -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("--mode", type=click.Choice(["quarantine", "strict"]), default="quarantine", show_default=True,
               help="quarantine keeps good rows and sets bad ones aside; strict writes nothing if a row is bad.")
-@click.option("--timestamp", help="event_ts for every row when the file has no event_ts column (ISO 8601; naive = UTC).")
+@click.option("--timestamp", help="event_ts for every row when the file has no event_ts column (ISO 8601, naive = UTC;"
+              " now, yesterday, -2h).")
 @click.option("--batch-key", help="Key of the batch (one file), instead of the file's content hash.")
 @click.option("--again", is_flag=True, help="Ingest even a file whose content is on record already (no batch key).")
 @click.option("--max-quarantined", metavar="N|P%", help="Fail a file (nothing written) when more than N rows, or P% of them, are bad.")
@@ -296,16 +297,22 @@ def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, tim
     from fspg.files import content_key, open_source
     from fspg.progress import Progress
 
+    from fspg.times import utc
+
     if batch_key and len(files) > 1:
         raise click.UsageError("--batch-key names one batch: give one file")
     tolerance = _tolerance(max_quarantined)
+    # One moment for every file; a key names it as written, unless it was relative (now,
+    # -1h): then the moment itself is what lands.
+    when = utc(timestamp)
+    stamp = timestamp if timestamp is None or timestamp[:1].isdigit() else when.isoformat()
     with _store(ctx) as store:
         for path in files:
             source, total = open_source(path)
-            key = None if again else batch_key or content_key(path, timestamp)
+            key = None if again else batch_key or content_key(path, stamp)
             progress = Progress(f"{path}", total)
             try:
-                result = store.insert_batch(name, source, timestamp=timestamp, mode=mode, batch_key=key,
+                result = store.insert_batch(name, source, timestamp=when, mode=mode, batch_key=key,
                                             max_quarantined=tolerance, progress=progress, skip_unchanged=skip_unchanged)
             finally:
                 progress.close()
@@ -314,7 +321,7 @@ def ingest(ctx: click.Context, name: str, files: tuple[str, ...], mode: str, tim
 
 @main.command()
 @click.argument("name")
-@click.option("--at", "at", help="The moment whose values to load (ISO 8601; default now).")
+@click.option("--at", "at", help="The moment whose values to load (ISO 8601, now, yesterday, -2d; default now).")
 @click.option("--limit", type=int, help="At most this many entities.")
 @click.option("--as-of", help="Only rows the store had learned by this moment (reproducible reads).")
 @click.option("--features", help="Comma-separated features (default all).")

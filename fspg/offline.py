@@ -15,25 +15,13 @@ import pyarrow as pa
 
 from fspg.connection import to_uri
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
+from fspg.times import utc  # noqa: F401 (the one reader of moments; offline.utc for callers)
 
 LOAD_BATCH_QUERY = ("SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s)")
 HISTORY_QUERY = ("SELECT fs.history_query(%(view)s, %(start)s, %(end)s, %(features)s, %(as_of)s, %(entities)s)")
 SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
 KEY_COLUMNS = "SELECT name FROM fs.view_columns(%(view)s) WHERE role = 'key'"
 ENTITY_TABLE = "fs_entities"
-
-
-def utc(value: Any) -> dt.datetime | None:
-    """A datetime in UTC (naive ones are UTC); ISO strings and dates accepted."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime.combine(value, dt.time())
-    if not isinstance(value, dt.datetime):
-        raise InvalidArgument(f"expected a datetime, got {value!r}")
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
 
 
 def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table:

@@ -56,3 +56,25 @@ def test_the_dsn_option_goes_anywhere_on_the_line(dsn, tmp_path):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0, (args, result.output)
     assert {v["name"] for v in json.loads(result.output)} == {"user_stats", "fx_rates"}
+
+
+def test_moments_are_read_one_way_everywhere(dsn, tmp_path):
+    import datetime as dt
+
+    from fspg.times import utc
+
+    now = dt.datetime.now(dt.timezone.utc)
+    assert abs((utc("-2d") - (now - dt.timedelta(days=2))).total_seconds()) < 5
+    assert utc("yesterday") == (now - dt.timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    assert utc("2026-11-01T12:00Z") == utc("2026-11-01 12:00") == dt.datetime(2026, 11, 1, 12, tzinfo=dt.timezone.utc)
+    path = tmp_path / "features.yaml"
+    path.write_text(yaml.safe_dump(base(), sort_keys=False))
+    assert CliRunner().invoke(main, ["--dsn", dsn, "apply", str(path)]).exit_code == 0
+    csv = tmp_path / "rows.csv"
+    csv.write_text("user_id,spend_7d\n1,5\n")
+    assert CliRunner().invoke(main, ["--dsn", dsn, "ingest", "user_stats", str(csv), "--timestamp", "-1h"]).exit_code == 0
+    loaded = CliRunner().invoke(main, ["--dsn", dsn, "load", "user_stats", "--at", "now"])
+    assert loaded.exit_code == 0 and "5" in loaded.output
+    # what cannot be read is one line and exit 2, not a traceback
+    bad = CliRunner().invoke(main, ["--dsn", dsn, "load", "user_stats", "--at", "the day before"])
+    assert bad.exit_code == 2 and bad.output.count("\n") == 1 and "cannot read 'the day before' as a moment" in bad.output
