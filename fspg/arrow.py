@@ -18,6 +18,8 @@ from typing import Any, Callable, Iterator
 import pyarrow as pa
 
 from fspg.errors import SchemaMismatch
+from fspg.times import utc
+from fspg.values import RowReasons, fix
 
 # dtype -> Arrow type of the staging column
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -205,8 +207,6 @@ def staging_type(name: str, source: pa.DataType, dtype: str) -> pa.DataType:
 
 def event_ts_column(timestamp: dt.datetime | dt.date | str, rows: int) -> pa.Array:
     """A constant event_ts column (read by fspg.times: naive datetimes are UTC)."""
-    from fspg.times import utc
-
     return pa.repeat(pa.scalar(utc(timestamp), pa.timestamp("us", tz="UTC")), rows)
 
 
@@ -228,8 +228,6 @@ class BatchShaper:
         if duplicated:
             raise SchemaMismatch(f"column(s) {', '.join(sorted(duplicated))} appear twice")
         # Read once (a relative "-1h" must mean one moment for the whole input).
-        from fspg.times import utc
-
         self.stamp = utc(timestamp) if "event_ts" not in source.names else None
         missing = [c.name for c in columns
                    if c.role in ("key", "event_ts") and c.name not in source.names
@@ -266,8 +264,6 @@ class BatchShaper:
         ``numbered=False`` leaves fs_row and fs_reasons out, as the history table has no
         such columns; a batch with a value only staging can quarantine raises NeedsStaging.
         """
-        from fspg.values import RowReasons, fix
-
         arrays = []
         reasons = RowReasons(batch.num_rows)
         for field in self.data_schema:

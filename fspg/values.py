@@ -59,10 +59,12 @@ class RowReasons:
         self.rows = rows
         self._marks: list[tuple[pa.Array, str]] = []
 
-    def mark(self, mask: pa.Array, reason: str) -> None:
-        """Rows where ``mask`` is true break ``reason``."""
-        if pc.any(mask).as_py():
-            self._marks.append((mask, reason))
+    def mark(self, mask: pa.Array, reason: str) -> bool:
+        """Rows where ``mask`` is true break ``reason``; whether any does."""
+        if not pc.any(mask).as_py():
+            return False
+        self._marks.append((mask, reason))
+        return True
 
     def __bool__(self) -> bool:
         return bool(self._marks)
@@ -82,29 +84,24 @@ def fix(array: pa.Array, name: str, dtype: str, target: pa.DataType, reasons: Ro
     """``array`` with the values the wire cannot carry replaced, their rows marked."""
     t = pa.types
     if t.is_string(array.type) or t.is_large_string(array.type):
-        nul = pc.match_substring(array, "\x00")
-        if pc.any(nul).as_py():
-            reasons.mark(nul, f"{name}__nul_byte")
+        if reasons.mark(pc.match_substring(array, "\x00"), f"{name}__nul_byte"):
             array = pc.replace_substring(array, "\x00", "\\u0000")
         if dtype == "jsonb":
             array = _shallow_json(array, name, reasons)
     elif array.type == pa.float64() and target == pa.float32():
         # (A rewindable input with such values was staged as text: see text_staged.)
         beyond = pc.and_(pc.is_finite(array), pc.greater(pc.abs(array), FLOAT4_MAX))
-        if pc.any(beyond).as_py():
-            reasons.mark(beyond, f"{name}__type")
+        if reasons.mark(beyond, f"{name}__type"):
             array = pc.if_else(beyond, pa.scalar(None, array.type), array)
     elif array.type == pa.uint64() and t.is_signed_integer(target):
         beyond = pc.greater(array, INT64_MAX)
-        if pc.any(beyond).as_py():
-            reasons.mark(beyond, f"{name}__type")
+        if reasons.mark(beyond, f"{name}__type"):
             array = pc.if_else(beyond, pa.scalar(None, array.type), array)
     elif t.is_timestamp(array.type) and t.is_timestamp(target) and array.type.unit in _PER_MICROSECOND:
         raw = pc.cast(array, pa.int64())
         bound = INT64_MAX // _PER_MICROSECOND[array.type.unit]
         beyond = pc.greater(pc.abs(raw), bound)
-        if pc.any(beyond).as_py():
-            reasons.mark(beyond, f"{name}__type")
+        if reasons.mark(beyond, f"{name}__type"):
             array = pc.if_else(beyond, pa.scalar(None, array.type), array)
     return array
 

@@ -380,6 +380,7 @@ DECLARE
     v_timezone    text := current_setting('TimeZone');
     v_keep        text := 'true';
     v_unchanged   bigint := 0;
+    v_written     bigint;
 BEGIN
     -- Text timestamps without an offset are UTC on every path, whatever the session says.
     PERFORM set_config('TimeZone', 'UTC', true);
@@ -449,8 +450,6 @@ BEGIN
                          coalesce((SELECT string_agg(format('h.%1$I = t.%1$I AND ', k.name), '') FROM fs.key_columns(v_version.version_id) k), ''),
                          (SELECT string_agg(format('t.%1$I IS NOT DISTINCT FROM n.%1$I', f.name), ' AND ')
                             FROM fs.feature f WHERE f.version_id = v_version.version_id));
-        EXECUTE format('SELECT count(*) FROM (%s) t WHERE NOT (%s) AND NOT (%s)', v_q.typed_query, v_q.bad_predicate, v_keep)
-           INTO v_unchanged;
     END IF;
     v_batch := nextval('fs.ingest_batch_id_seq');
     -- Copies of this batch into staged versions carry its key (a retry after the promote
@@ -472,6 +471,10 @@ BEGIN
             EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t WHERE %s',
                            v_version.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query, v_keep);
         END IF;
+        -- Good rows the insert skipped are the unchanged ones (fs.record_batch still counts
+        -- what reached history itself, so another writer under this id is noticed).
+        GET DIAGNOSTICS v_written = ROW_COUNT;
+        v_unchanged := v_rows_in - v_quarantined - v_written;
     EXCEPTION WHEN unique_violation THEN
         -- The batch itself has one row per entity and moment; this transaction wrote one
         -- of those moments before (a second batch in one transaction).

@@ -155,8 +155,10 @@ BEGIN
     SELECT * INTO v_version FROM fs.feature_view_version WHERE version_id = v_source.version_id;
     v_ref := (SELECT format('%s@%s', fv.name, v_version.version) FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id);
     v_table := format('%I.%I', v_source.local_schema, v_source.tables[1])::regclass;
-    -- The mirror's own columns say what the source sends (types resolved when it was made).
-    SELECT jsonb_object_agg(a.attname, format_type(a.atttypid, a.atttypmod)) INTO v_columns
+    -- The mirror's own columns say what the source sends. Its owner could have altered a
+    -- column's type since: resolved again through the catalog, built-in types only, never
+    -- pasted as found (a domain's CHECK would run as fs_owner in the casts below).
+    SELECT jsonb_object_agg(a.attname, fs.trusted_type(format_type(a.atttypid, NULL))) INTO v_columns
       FROM pg_attribute a WHERE a.attrelid = v_table AND a.attnum > 0 AND NOT a.attisdropped;
 
     SELECT string_agg(k.name, ', ') INTO v_missing
