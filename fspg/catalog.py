@@ -5,6 +5,7 @@ an ``fs.*`` function with named parameters.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -44,13 +45,19 @@ def has_replicas(conn: psycopg.Connection) -> bool:
         return False
 
 
-def parse_ref(ref: str) -> tuple[str, int | None]:
-    """Split ``name`` or ``name@3`` into the name and the version (None for current)."""
-    from fspg.errors import UserError
+# fs.parse_ref's grammar (sql/functions/10_names.sql), read here too so a client splits
+# NAME@V without a round trip; tests/test_sql_api.py holds the two to the same answers.
+_REF = re.compile(r"([a-z_][a-z0-9_]{0,47})(?:@([1-9][0-9]{0,8}))?")
 
-    name, sep, version = ref.partition("@")
-    if not sep:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise UserError(f"invalid version in {ref!r}: write NAME or NAME@N with N a positive number")
-    return name, int(version)
+
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """Split ``name`` or ``name@3`` into the name and the version (None for current), as
+    SQL's ``fs.parse_ref`` does; anything else is an InvalidName."""
+    from fspg.errors import InvalidName
+
+    match = _REF.fullmatch(ref) if isinstance(ref, str) else None
+    if match is None:
+        raise InvalidName(f"invalid reference {ref!r}", hint="write NAME or NAME@N with N a positive number,"
+                                                             " e.g. user_stats@2")
+    name, version = match.groups()
+    return name, int(version) if version else None

@@ -10,7 +10,6 @@ on the source, so no orphan slot keeps the source's WAL.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import psycopg
@@ -53,12 +52,11 @@ def add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, event
 
 
 def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, event_time: str | None) -> str:
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", name):
-        raise UserError(f"invalid source name {name!r}", hint="lower-case letters, digits and _, at most 40")
     schema, _, relation = table.rpartition(".")
     schema = schema or "public"
-    publication = subscription = f"fspg_cdc_{name}"
     with connect(store_dsn, autocommit=True) as store:
+        # The name is checked, and the publication, subscription and slot named, in SQL.
+        publication = subscription = store.execute("SELECT fs.cdc_name(%(name)s)", {"name": name}).fetchone()[0]
         subscriptions.require_right(store, "adding a CDC source")
     with connect(source_dsn, autocommit=True) as source, source.cursor(row_factory=dict_row) as cur:
         if cur.execute("SHOW wal_level").fetchone()["wal_level"] != "logical":

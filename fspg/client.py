@@ -227,6 +227,26 @@ class FeatureStore:
         if has_replicas:
             self.sync_replicas()
 
+    def add_replica(self, dsn: str, name: str | None = None) -> Any:
+        """Prepare the PostgreSQL database at ``dsn`` as a serving replica and subscribe it to
+        every online table (views made later follow). Returns the replica (name, subscription)."""
+        from fspg import replicas
+
+        return replicas.add(self.dsn, dsn, name)
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        """Each replica: reachable, streaming, lag in bytes and seconds, apply errors."""
+        from fspg import replicas
+
+        return replicas.status(self.dsn)
+
+    def remove_replica(self, name: str) -> bool:
+        """Drop a replica's subscription and its replication slot; False when the replica did
+        not answer (the slot is then dropped on the primary alone)."""
+        from fspg import replicas
+
+        return replicas.remove(self.dsn, name)
+
     def sync_replicas(self) -> list[str]:
         """Give every serving replica the online tables and functions made since; returns unreachable replicas.
 
@@ -330,8 +350,7 @@ class FeatureStore:
                          service: str | None = None, service_version: int | None = None,
                          model: str | None = None, model_version: int | None = None,
                          timestamp_column: str = "event_ts", as_of: Any = None,
-                         version: int | None = None, output: str | Path | None = None,
-                         on_rows: Callable[[int], None] | None = None, sessions: int | None = None) -> "pa.Table | int":
+                         version: int | None = None, sessions: int | None = None) -> "pa.Table":
         """A point-in-time-correct training set: for each spine row and each feature, the value
         in effect at the row's timestamp (within the TTL; created by ``as_of`` when given).
         Computed in PostgreSQL.
@@ -339,35 +358,51 @@ class FeatureStore:
         ``spine``: entity keys, a timestamp column (``event_ts`` unless ``timestamp_column``
         says otherwise; naive = UTC) and any label columns, as Arrow, pandas, polars, a dict,
         a table name or a SQL query. Features: a list of references, a feature ``service``
-        or a registered ``model`` (its pinned versions). The result keeps the spine's rows
-        and order: its columns, then one column per feature (``view__feature`` where two
-        views share a name).
+        or a registered ``model`` (``NAME`` or ``NAME@V``; its pinned versions). The result
+        keeps the spine's rows and order: its columns, then one column per feature
+        (``view__feature`` where two views share a name).
 
-        ``get_training_set("name", version=2)`` (a string and no features) rebuilds a stored
-        training set instead: the same rows as when it was created.
-
-        With ``output`` the rows stream into that Parquet file batch by batch (bounded
-        memory) and the row count is returned; ``on_rows`` is called per batch.
+        ``get_training_set("churn@2")`` (a stored set's name and no features) rebuilds a
+        stored training set instead: the same rows as when it was created.
 
         A spine of data with 200,000 rows or more is joined by ``sessions`` connections at
         once (default 2; each takes a slice, all read one snapshot): the join is CPU-bound
         in the server, one core per connection.
+
+        >>> fs.get_training_set({"user_id": [1, 2], "event_ts": ["2026-11-01", "2026-11-02"]},
+        ...                     ["user_stats.spend_7d"]).num_rows
+        2
         """
         from fspg import training
 
+        request = _training_request(spine, features, service, service_version, model, model_version, version)
         with self.connection() as conn:
-            refs = training.requested_refs(conn, spine, features, service, service_version, model, model_version)
-            if refs is not None and not isinstance(spine, str) and output is None:
+            refs = training.requested_refs(conn, *request[:6])
+            spine = request[0]
+            if refs is not None and not isinstance(spine, str):
                 table = training.spine_table(spine, timestamp_column)
                 count = sessions or (2 if table.num_rows >= training.PARALLEL_MIN_ROWS else 1)
                 if count > 1:
                     return training.parallel_join(side_dsn(self.dsn, conn), conn, table, refs, timestamp_column, as_of, count)
                 spine = training.PreparedSpine(table)
             with training.session(side_dsn(self.dsn, conn), conn) as session:
-                query = training.request_query(session, spine, refs, timestamp_column, as_of, version)
-                if output is not None:
-                    return session.write_parquet(query, str(output), on_rows)
-                return session.read_all(query)
+                return session.read_all(training.request_query(session, spine, refs, timestamp_column, as_of, request[6]))
+
+    def write_training_set(self, path: str | Path, spine: Any = None, features: list[str] | None = None, *,
+                           service: str | None = None, service_version: int | None = None,
+                           model: str | None = None, model_version: int | None = None,
+                           timestamp_column: str = "event_ts", as_of: Any = None, version: int | None = None,
+                           on_rows: Callable[[int], None] | None = None) -> int:
+        """``get_training_set`` streamed into the Parquet file ``path`` batch by batch (bounded
+        memory, one session); returns the row count. ``on_rows`` is called per batch."""
+        from fspg import training
+
+        request = _training_request(spine, features, service, service_version, model, model_version, version)
+        with self.connection() as conn:
+            refs = training.requested_refs(conn, *request[:6])
+            with training.session(side_dsn(self.dsn, conn), conn) as session:
+                query = training.request_query(session, request[0], refs, timestamp_column, as_of, request[6])
+                return session.write_parquet(query, str(path), on_rows)
 
     def stream_training_set(self, spine: Any = None, features: list[str] | None = None, *,
                             service: str | None = None, service_version: int | None = None,
@@ -378,10 +413,12 @@ class FeatureStore:
         spine order, for training sets larger than memory. Same arguments; one session."""
         from fspg import training
 
+        request = _training_request(spine, features, service, service_version, model, model_version, version)
         with self.connection() as conn:
-            refs = training.requested_refs(conn, spine, features, service, service_version, model, model_version)
+            refs = training.requested_refs(conn, *request[:6])
             with training.session(side_dsn(self.dsn, conn), conn) as session:
-                yield from session.batches(training.request_query(session, spine, refs, timestamp_column, as_of, version))
+                yield from session.batches(training.request_query(session, request[0], refs, timestamp_column, as_of,
+                                                                  request[6]))
 
     def create_training_set(self, name: str, spine: Any, features: list[str] | None = None, *,
                             service: str | None = None, service_version: int | None = None,
@@ -399,6 +436,8 @@ class FeatureStore:
         """
         from fspg import training
 
+        _, features, service, service_version, model, model_version, _ = _training_request(
+            None, features, service, service_version, model, model_version, None)
         with self.connection() as conn:
             refs = training.feature_refs(conn, features, service, service_version, model, model_version)
             with training.session(side_dsn(self.dsn, conn), conn) as session:
@@ -410,7 +449,9 @@ class FeatureStore:
             return models.rows(conn, models.TRAINING_SETS, {"name": name})
 
     def verify_training_set(self, name: str, version: int | None = None) -> dict[str, Any]:
-        """Rebuild a stored training set in the server and compare its content hash with the recorded one."""
+        """Rebuild a stored training set (``NAME`` or ``NAME@V``) in the server and compare its
+        content hash with the recorded one (``identical``)."""
+        name, version = _ref(name, version)
         with self.connection() as conn:
             return models.rows(conn, models.VERIFY, {"name": name, "version": version})[0]
 
@@ -433,8 +474,25 @@ class FeatureStore:
         with self.connection() as conn:
             return models.rows(conn, models.MODELS, {"name": name})
 
-    def archive_model(self, name: str, version: int) -> None:
-        """Archive a model version: it stops holding its feature view versions against deprecation."""
+    def describe_model(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One model version (``NAME`` or ``NAME@V``; default its newest) with its pinned
+        features, params, metrics and ``lineage`` (where its features come from)."""
+        name, version = _ref(name, version)
+        rows = [r for r in self.models(name) if version is None or r["version"] == version]
+        if not rows:
+            from fspg.errors import NotFound
+
+            raise NotFound(f"model {name}{'' if version is None else f'@{version}'} is not registered",
+                           hint="fspg models ls lists the registered models")
+        row = rows[-1]
+        return {**row, "lineage": self.lineage(f"model:{name}@{row['version']}", "up")}
+
+    def archive_model(self, name: str, version: int | None = None) -> None:
+        """Archive a model version (``NAME@V``, or ``NAME`` and ``version``): it stops holding
+        its feature view versions against deprecation."""
+        name, version = _ref(name, version)
+        if version is None:
+            raise InvalidArgument("archive names one version: NAME@V")
         with self.connection() as conn:
             conn.execute(models.ARCHIVE, {"name": name, "version": version})
 
@@ -447,10 +505,15 @@ class FeatureStore:
                       source: str = "history") -> list[dict[str, Any]]:
         """Statistics of every feature of ``name`` (view or view@N) over event times in
         [start, end] of history, or of what its online table serves (``source="online"``):
-        count, nulls, min, max, mean, stddev, 101 quantiles, distinct values, histogram. Stored."""
+        count, nulls, min, max, mean, stddev, 101 quantiles (``median`` is the 50th),
+        distinct values, histogram. Stored."""
         with self.connection() as conn:
-            return models.rows(conn, models.STATS, {"view": name, "start": offline.utc(start),
+            rows = models.rows(conn, models.STATS, {"view": name, "start": offline.utc(start),
                                                     "end": offline.utc(end), "source": source})
+        for row in rows:
+            quantiles = row.get("quantiles") or []
+            row["median"] = quantiles[50] if len(quantiles) > 50 else None
+        return rows
 
     def compare_versions(self, name: str, base: int, new: int, *, start: Any = None,
                          end: Any = None) -> list[dict[str, Any]]:
@@ -483,9 +546,9 @@ class FeatureStore:
         """Latest feature values for a batch of entities, in one round trip.
 
         Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``), a feature
-        ``service``, or a registered ``model``: exactly the feature view versions that model
-        version was trained with (default: its newest active version), however the views
-        have moved on since. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
+        ``service``, or a registered ``model`` (``NAME`` or ``NAME@V``): exactly the feature
+        view versions that model version was trained with (default: its newest active
+        version), however the views have moved on since. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
         list of dicts, an Arrow table, or a list of keys for single-key requests; at most
         10,000. Rows come back in request order (entities without values as NULLs):
         the key columns, then one column per feature (``view__feature`` where two views
@@ -494,8 +557,10 @@ class FeatureStore:
         """
         if sum(x is not None for x in (features, service, model)) != 1:
             raise InvalidArgument("name exactly one of features, service or model")
+        if service is not None and "@" in service:
+            service, service_version = _ref(service, service_version)
         if model is not None:
-            features = self._model_refs(model, model_version)
+            features = self._model_refs(*_ref(model, model_version))
         statement = self._online_statement(features, service, service_version)
         arrays, _ = online.key_arrays(statement, entities)
         with self._read_connection() as conn:
@@ -634,18 +699,20 @@ class FeatureStore:
         with self.connection() as conn:
             return models.rows(conn, sources.VIEW_STATUS, {})
 
-    def remove_source(self, name: str) -> bool:
+    def remove_source(self, name: str) -> "RemovedSource":
         """Drop source ``name``: a foreign server with its imported tables, or a CDC source's
         subscription, its replication slot and publication on the source, and its mirror
-        table. Returns False if a CDC source did not answer (its slot is then left there)."""
-        from fspg import cdc, sources
+        table. A CDC source that did not answer keeps its slot there: the result names it
+        (``slot_left_on_source``) for its DBA to drop."""
+        from fspg import cdc
+        from fspg.sources import REMOVE_DATABASE, SOURCE_KIND, RemovedSource
 
         with self.connection() as conn:
-            kind = conn.execute("SELECT kind FROM fs.source_database WHERE name = %(name)s", {"name": name}).fetchone()
-            if kind is None or kind[0] == "fdw":
-                conn.execute(sources.REMOVE_DATABASE, {"name": name})
-                return True
-        return cdc.remove(self.dsn, name)
+            found = conn.execute(SOURCE_KIND, {"name": name}).fetchone()
+            if found is None or found[0] == "fdw":
+                conn.execute(REMOVE_DATABASE, {"name": name})
+                return RemovedSource(name, None)
+        return RemovedSource(name, None if cdc.remove(self.dsn, name) else found[1])
 
     def schedule(self, cron: str = "*/5 * * * *") -> int:
         """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.
@@ -678,6 +745,27 @@ class FeatureStore:
 
 #: The name the original specification uses.
 FeatureStoreClient = FeatureStore
+
+
+def _ref(name: str, version: int | None) -> tuple[str, int | None]:
+    """``NAME@V`` or ``NAME`` plus an explicit version (which must agree when both are given)."""
+    base, parsed = catalog.parse_ref(name)
+    if parsed is not None and version is not None and parsed != version:
+        raise InvalidArgument(f"{name!r} names version {parsed}, but version={version} was passed")
+    return base, parsed if parsed is not None else version
+
+
+def _training_request(spine: Any, features: list[str] | None, service: str | None, service_version: int | None,
+                      model: str | None, model_version: int | None, version: int | None) -> tuple[Any, ...]:
+    """A training-set request with ``NAME@V`` references split: a stored set named as the
+    spine (no features asked), a service or a model."""
+    if isinstance(spine, str) and features is None and service is None and model is None and "@" in spine:
+        spine, version = _ref(spine, version)
+    if service is not None:
+        service, service_version = _ref(service, service_version)
+    if model is not None:
+        model, model_version = _ref(model, model_version)
+    return spine, features, service, service_version, model, model_version, version
 
 
 __all__ = ["FeatureStore", "FeatureStoreClient"]

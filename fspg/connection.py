@@ -187,5 +187,6 @@ def to_uri(dsn: str) -> str:
         params["host"] = host
         host = ""
     netloc = f"{auth}{host}{':' + str(port) if port else ''}"
-    query = urlencode(params)
+    # libpq decodes %20 in a URI, not '+': options="-c a=b" must not arrive as "-c+a=b".
+    query = urlencode(params, quote_via=quote)
     return f"postgresql://{netloc}/{dbname}" + (f"?{query}" if query else "")

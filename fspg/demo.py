@@ -50,101 +50,132 @@ def example_repository(path: str | Path | None = None) -> Path:
 
 
 def run(dsn: str | None, examples: str | Path | None = None, echo: Callable[[str], None] = print) -> None:
-    """Start (or use) the database, migrate, apply the example repository, ingest, load, and describe."""
+    """Start (or use) the database, migrate, apply the example repository, ingest, read, serve,
+    build a training set, register a model, roll out a change, use sources, and describe."""
     from fspg import migrate
     from fspg.client import FeatureStore
     from fspg.connection import resolve_dsn
-    from fspg.describe import render
-    from fspg.files import open_source
-    from fspg.output import table
 
     examples = example_repository(examples)
     features = examples / "features"
     if not features.is_dir():
         raise UserError(f"no example repository at {features}", hint="run from the fspg checkout or pass --examples")
-
-    def step(title: str) -> float:
-        echo(f"\n== {title}")
-        return time.perf_counter()
-
-    def report(result) -> None:
-        echo(f"  batch {result.batch_id}: {result.rows_in:,} rows in, {result.inserted:,} inserted,"
-             f" {result.quarantined:,} quarantined ({result.seconds:.2f}s, {result.path} path)")
-        for reason, count in sorted(result.reasons.items()):
-            echo(f"    {count:>6,} x {reason}")
+    step = _stepper(echo)
 
     t = step("1. database")
     dsn = resolve_dsn(dsn)
     echo(f"connected to {dsn} ({time.perf_counter() - t:.1f}s)")
-
     t = step("2. migrate")
     echo(f"schema at revision {migrate.upgrade(dsn)} ({time.perf_counter() - t:.1f}s)")
 
     with FeatureStore(dsn) as store:
-        step(f"3. plan: fspg apply {features} --dry-run")
-        for s in store.apply(features, dry_run=True):
-            echo(f"  {s.action:<12} {s.kind} {s.name}" + (f"@{s.version}" if s.version else ""))
-
-        t = step(f"4. apply: fspg apply {features}")
-        for s in store.apply(features):
-            echo(f"  {s.action:<12} {s.kind} {s.name}" + (f"@{s.version}" if s.version else ""))
-        echo(f"  ({time.perf_counter() - t:.2f}s); applying again changes nothing: "
-             + ", ".join(sorted({s.action for s in store.apply(features)})))
-
         now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
-        step(f"5. ingest: insert_batch('user_stats', <{DEMO_USERS * 3:,} rows, Arrow>)")
-        report(store.insert_batch("user_stats", synthetic_user_stats(now)))
-
-        merchants = examples / "data" / "merchant_stats.csv"
-        step(f"6. ingest a file: fspg ingest merchant_stats {merchants}")
-        source, _ = open_source(merchants)
-        report(store.insert_batch("merchant_stats", source))
-
-        step("7. the specification's call on a global view: insert_batch('fx_rates', timestamp=T, data={...})")
-        report(store.insert_batch("fx_rates", timestamp=now - dt.timedelta(hours=2), data={"eur_usd": [1.0842]}))
-
-        step("8. quarantine: fspg quarantine ls")
-        echo(table(store.quarantine(), ["batch_id", "feature_view", "version", "rows", "waiting", "reasons"]))
-
-        step("9. load_batch('user_stats', timestamp=now, limit=5): values in effect, one row per user")
-        loaded = store.load_batch("user_stats", timestamp=now, limit=5)
-        echo(table(loaded.to_pylist(), loaded.column_names))
-        everyone = store.load_batch("user_stats", timestamp=now)
-        echo(f"  all users: {everyone.num_rows:,} rows x {everyone.num_columns} columns"
-             f" ({everyone.nbytes / 2**20:.1f} MiB of Arrow)")
-        at = dt.datetime(2026, 11, 22, 12, tzinfo=dt.timezone.utc)
-        merchants_then = store.load_batch("merchant_stats", timestamp=at, entities=[1001, 1002, 9999])
-        echo(f"  merchant_stats at {at:%Y-%m-%d %H:%M}Z for merchants 1001, 1002, 9999 (unknown -> NULLs):")
-        echo(table(merchants_then.to_pylist(), merchants_then.column_names))
-
-        step("10. online: get_online_features(service='fraud_scoring', entities=...) -- one round trip")
-        lookup = store.get_online_features(service="fraud_scoring",
-                                           entities={"user_id": [1, 2, 424242], "merchant_id": [1001, 1002, 1003]})
-        echo(table(lookup.to_pylist(), lookup.column_names))
-        echo("  (merchant values are older than merchant_stats' 2-day TTL, so they read NULL; user 424242 is unknown)")
-        with store.connection() as conn:
-            sql_row = conn.execute("SELECT user_id, spend_7d, country FROM fs_online.user_stats WHERE user_id = %s",
-                                   [1]).fetchone()
-        echo(f"  plain SQL: SELECT ... FROM fs_online.user_stats WHERE user_id = 1 -> {sql_row}")
-
-        step("11. a TensorFlow Serving REST request body for the model, from that lookup")
-        from fspg.payloads import dumps, tf_serving_request
-
-        body = tf_serving_request(lookup.slice(0, 1), keys=["user_id", "merchant_id"])
-        echo("  POST /v1/models/fraud:predict " + dumps(body))
-
+        apply_and_ingest(store, examples, now, step, echo)
+        read_and_serve(store, now, step, echo)
         training_and_models(store, now, step, echo)
         staged_change(store, dsn, features, now, step, echo)
         sources_and_cdc(store, dsn, now, step, echo)
-
-        step("21. fspg ls")
-        echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
-
-        step("22. fspg describe user_stats")
-        echo(render(store.describe("user_stats")))
-
+        catalog(store, step, echo)
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
          "or psql against the DSN above. .venv/bin/fspg down stops it.")
+
+
+def _stepper(echo: Callable[[str], None]) -> Callable[[str], float]:
+    def step(title: str) -> float:
+        echo(f"\n== {title}")
+        return time.perf_counter()
+
+    return step
+
+
+def _report(result, echo: Callable[[str], None]) -> None:
+    echo(f"  batch {result.batch_id}: {result.rows_in:,} rows in, {result.inserted:,} inserted,"
+         f" {result.quarantined:,} quarantined ({result.seconds:.2f}s, {result.path} path)")
+    for reason, count in sorted(result.reasons.items()):
+        echo(f"    {count:>6,} x {reason}")
+
+
+def current_merchant_stats(path: Path, now: dt.datetime):
+    """The example merchant file with its days moved so the newest is today: the file is
+    fixed, merchant_stats' TTL is two days, and a demo run next month should still serve."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    table = pacsv.read_csv(path)
+    event_ts = table.column("event_ts").cast(pa.timestamp("us", tz="UTC"))
+    newest = pc.max(event_ts).as_py()
+    shift = now.replace(hour=0, minute=0, second=0, microsecond=0) - newest.replace(hour=0, minute=0, second=0)
+    moved = pc.add(event_ts, pa.scalar(shift, pa.duration("us")))
+    return table.set_column(table.schema.get_field_index("event_ts"), "event_ts", moved)
+
+
+def apply_and_ingest(store, examples: Path, now: dt.datetime, step: Callable[[str], float],
+                     echo: Callable[[str], None]) -> None:
+    """Steps 3-8: plan and apply the repository, ingest Arrow, a file and a global value."""
+    from fspg.output import table
+
+    features = examples / "features"
+    step(f"3. plan: fspg apply {features} --dry-run")
+    for s in store.apply(features, dry_run=True):
+        echo(f"  {s.action:<12} {s.kind} {s.name}" + (f"@{s.version}" if s.version else ""))
+    t = step(f"4. apply: fspg apply {features}")
+    for s in store.apply(features):
+        echo(f"  {s.action:<12} {s.kind} {s.name}" + (f"@{s.version}" if s.version else ""))
+    echo(f"  ({time.perf_counter() - t:.2f}s); applying again changes nothing: "
+         + ", ".join(sorted({s.action for s in store.apply(features)})))
+
+    step(f"5. ingest: insert_batch('user_stats', <{DEMO_USERS * 3:,} rows, Arrow>)")
+    _report(store.insert_batch("user_stats", synthetic_user_stats(now)), echo)
+    merchants = examples / "data" / "merchant_stats.csv"
+    step(f"6. ingest a file: {merchants} (its days moved so the newest is today)")
+    _report(store.insert_batch("merchant_stats", current_merchant_stats(merchants, now)), echo)
+    step("7. the specification's call on a global view: insert_batch('fx_rates', timestamp=T, data={...})")
+    _report(store.insert_batch("fx_rates", timestamp=now - dt.timedelta(hours=2), data={"eur_usd": [1.0842]}), echo)
+    step("8. quarantine: fspg quarantine ls")
+    echo(table(store.quarantine(), ["batch_id", "feature_view", "version", "rows", "waiting", "reasons"]))
+
+
+def read_and_serve(store, now: dt.datetime, step: Callable[[str], float], echo: Callable[[str], None]) -> None:
+    """Steps 9-11: values at a moment, an online lookup, and the model server's request body."""
+    from fspg.output import table
+    from fspg.payloads import dumps, tf_serving_request
+
+    step("9. load_batch('user_stats', timestamp=now, limit=5): values in effect, one row per user")
+    loaded = store.load_batch("user_stats", timestamp=now, limit=5)
+    echo(table(loaded.to_pylist(), loaded.column_names))
+    everyone = store.load_batch("user_stats", timestamp=now)
+    echo(f"  all users: {everyone.num_rows:,} rows x {everyone.num_columns} columns"
+         f" ({everyone.nbytes / 2**20:.1f} MiB of Arrow)")
+    at = (now - dt.timedelta(days=1)).replace(hour=12, minute=0, second=0)
+    merchants_then = store.load_batch("merchant_stats", timestamp=at, entities=[1001, 1002, 9999])
+    echo(f"  merchant_stats at {at:%Y-%m-%d %H:%M}Z for merchants 1001, 1002, 9999 (unknown -> NULLs):")
+    echo(table(merchants_then.to_pylist(), merchants_then.column_names))
+
+    step("10. online: get_online_features(service='fraud_scoring', entities=...) -- one round trip")
+    lookup = store.get_online_features(service="fraud_scoring",
+                                       entities={"user_id": [1, 2, 424242], "merchant_id": [1001, 1002, 1003]})
+    echo(table(lookup.to_pylist(), lookup.column_names))
+    echo("  (user 424242 is unknown: its values read NULL)")
+    with store.connection() as conn:
+        sql_row = conn.execute("SELECT user_id, spend_7d, country FROM fs_online.user_stats WHERE user_id = %s",
+                               [1]).fetchone()
+    echo(f"  plain SQL: SELECT ... FROM fs_online.user_stats WHERE user_id = 1 -> {sql_row}")
+
+    step("11. a TensorFlow Serving REST request body for the model, from that lookup")
+    body = tf_serving_request(lookup.slice(0, 1), keys=["user_id", "merchant_id"])
+    echo("  POST /v1/models/fraud:predict " + dumps(body))
+
+
+def catalog(store, step: Callable[[str], float], echo: Callable[[str], None]) -> None:
+    """Steps 21-22: what the catalog holds now."""
+    from fspg.describe import render
+    from fspg.output import table
+
+    step("21. fspg ls")
+    echo(table(store.list_feature_views(), ["name", "current_version", "entity", "owner", "features", "rows"]))
+    step("22. fspg describe user_stats")
+    echo(render(store.describe("user_stats")))
 
 
 def label_spine(now: dt.datetime, rows: int = 2_000, seed: int = 7):
@@ -184,7 +215,7 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
     echo(f"  a late value for user {user} arrives (spend_7d {correction} -> {fresh} in a fresh join);"
          f" fraud_train@{made.version} rebuilt: same rows {again.equals(first)},"
          f" same hash {verified['identical']} ({verified['content_hash']})")
-    echo(f"  in SQL: SELECT * FROM fs_training.fraud_train__v{made.version}")
+    echo(f"  in SQL: SELECT * FROM {made.relation}")
 
     step("13. models: register_model('fraud', training_set='fraud_train', experiment='exp-42', metrics=...)")
     model = store.register_model("fraud", training_set=f"fraud_train@{made.version}", experiment="exp-42",
@@ -201,16 +232,11 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
 
     step("14. training/serving skew: history vs what fs_online serves (fspg skew user_stats)")
     skew = store.training_serving_skew("user_stats")
-    echo(table([{k: (round(v, 4) + 0.0 if isinstance(v, float) else v) for k, v in r.items()
-                 if k in ("feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted")} for r in skew],
-               ["feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted"]))
+    echo(table(skew, ["feature", "psi", "mean_base", "mean_new", "null_rate_delta", "drifted"]))
 
     step("15. statistics stored per version: fspg stats user_stats")
     stats = store.compute_stats("user_stats")
-    echo(table([{"feature": r["feature"], "rows": r["row_count"], "nulls": r["nulls"],
-                 "mean": None if r["mean"] is None else round(r["mean"], 2),
-                 "p50": None if not r["quantiles"] else round(r["quantiles"][50], 2), "distinct": r["distinct_count"]}
-                for r in stats], ["feature", "rows", "nulls", "mean", "p50", "distinct"]))
+    echo(table(stats, ["feature", "row_count", "nulls", "mean", "median", "distinct_count"]))
 
     step(f"16. lineage: fspg lineage model:fraud@{model['version']} --up")
     echo(table(store.lineage(f"model:fraud@{model['version']}", "up"), ["direction", "depth", "kind", "name"]))
@@ -305,7 +331,7 @@ def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], flo
     spend = store.get_online_features(["daily_spend.spend_1d", "daily_spend.payments_1d"], entities=[1, 2, 3])
     echo(table(spend.to_pylist(), spend.column_names))
 
-    step("20. CDC: fspg source add-cdc shop --dsn <shop database> --table public.orders --view order_events")
+    step("20. CDC: fspg source add-cdc shop --source-dsn <shop database> --table public.orders --view order_events")
     shop_dsn = _shop_database(dsn)
     if any(s["name"] == "shop" for s in store.sources()):
         store.remove_source("shop")

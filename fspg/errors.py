@@ -94,6 +94,16 @@ class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
 
+class QueryFailed(FspgError):
+    """The server failed a query for a reason that is not the caller's (out of memory, a
+    lost connection, a conflict with recovery, an internal error): exit 1, try again."""
+
+
+# SQLSTATE classes that say the request was wrong (data, syntax, names, rights, rules):
+# a user's mistake, exit 2. Any other class is a failure of the system, exit 1.
+_USER_MISTAKE_CLASSES = ("22", "23", "2F", "42", "44")
+
+
 # SQLSTATE -> class. Codes are raised by sql/functions/*.sql; keep the two lists in step.
 SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF001": InvalidName,       # name does not match the pattern
@@ -149,8 +159,10 @@ def from_adbc_error(err: Exception, failed: str = "the query failed") -> FspgErr
     """The fspg exception for an error of the ADBC driver (which carries SQLSTATE and
     diagnostics), or of the Arrow reader it streams through (which carries only the text).
 
-    Errors that are not fspg's own are reads that failed on the data (a key that does not
-    parse as its type, say): user errors, said in one line after ``failed``.
+    Errors that are not fspg's own are said in one line after ``failed``: a user error
+    (exit 2) when the SQLSTATE's class says the request was wrong (a key that does not parse
+    as its type, an unknown column) or when the reader lost the SQLSTATE, a
+    ``ConnectionFailed`` for class 08, and ``QueryFailed`` (exit 1) for everything else.
     """
     details = dict(getattr(err, "details", None) or [])
     first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
@@ -159,10 +171,23 @@ def from_adbc_error(err: Exception, failed: str = "the query failed") -> FspgErr
     hint = details.get(b"PG_DIAG_MESSAGE_HINT", b"").decode() or None
     sqlstate = getattr(err, "sqlstate", None)
     message = f"{primary}: {detail}" if detail else primary
+    sqlstate = sqlstate or _sqlstate_in(str(err))
     cls = SQLSTATE_CLASSES.get(sqlstate or "")
-    if cls is None:
+    if cls is not None:
+        return cls(message, hint=hint, sqlstate=sqlstate)
+    if sqlstate and sqlstate.startswith("08"):
+        return ConnectionFailed(f"{failed}: {message}", hint=hint, sqlstate=sqlstate)
+    if sqlstate is None or sqlstate.startswith(_USER_MISTAKE_CLASSES):
         return UserError(f"{failed}: {message}", hint=hint, sqlstate=sqlstate)
-    return cls(message, hint=hint, sqlstate=sqlstate)
+    return QueryFailed(f"{failed}: {message}", hint=hint, sqlstate=sqlstate)
+
+
+def _sqlstate_in(text: str) -> str | None:
+    """The SQLSTATE the Arrow reader leaves in its message text ("... SQLSTATE: 22P02")."""
+    import re
+
+    found = re.search(r"SQLSTATE[:= ]+([0-9A-Z]{5})", text)
+    return found.group(1) if found else None
 
 
 @contextlib.contextmanager

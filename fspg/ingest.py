@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 
 from fspg.arrow import BatchShaper, BatchSource, NeedsStaging, ViewColumn, narrowable, to_source
 from fspg.values import text_staged
+from fspg.progress import new_phase
 
 VIEW_COLUMNS = ("SELECT c.name, c.role, c.dtype, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c"
                 " JOIN fs.feature_view_version vv USING (version_id)")
@@ -70,6 +71,22 @@ ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, p
                psycopg.errors.UniqueViolation, psycopg.errors.ProgramLimitExceeded)
 _staging_names = itertools.count(1)
 log = logging.getLogger("fspg.ingest")
+
+
+class _AbortedPipelineNote(logging.Filter):
+    """Drops psycopg's note that it ended a pipeline a refused row had aborted.
+
+    ``conn.transaction()`` in pipeline mode opens a pipeline of its own, which sees the
+    refused row's error pass through and logs the aborted state it leaves ("error ignored
+    terminating …: pipeline aborted"). The error itself is handled (the batch goes the
+    checked way); the note is noise in every application's log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.msg == "error ignored terminating %r: %s" and str(record.args[-1]) == "pipeline aborted")
+
+
+logging.getLogger("psycopg").addFilter(_AbortedPipelineNote())
 
 
 @dataclass(frozen=True)
@@ -292,7 +309,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
         return IngestResult(*row, path="direct")
     except (*ROW_REFUSED, NeedsStaging):
         if progress and sent:
-            progress(-sum(sent))  # the second pass counts again
+            new_phase(progress, "checking rows one by one")
         return None
 
 

@@ -7,7 +7,6 @@ which reads results with binary COPY straight into Arrow buffers.
 """
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Sequence
 
 import psycopg

@@ -12,18 +12,12 @@ from typing import Any, Sequence
 
 import psycopg
 import pyarrow as pa
-from psycopg import sql
 
 from fspg.errors import InvalidArgument
 
 MAX_KEYS = 10_000
 ONLINE_QUERY = "SELECT query, key_names, key_types FROM fs.online_query(%(refs)s)"
-SERVICE_ARGS = """
-SELECT p.proname, pg_get_function_identity_arguments(p.oid) AS args
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'fs_serving' AND p.proname = %(function)s
- ORDER BY pg_get_function_identity_arguments(p.oid) LIKE '%%[]%%' DESC  -- the array form
- LIMIT 1"""
+SERVICE_STATEMENT = "SELECT query, key_names, key_types FROM fs.service_statement(%(service)s, %(version)s)"
 
 # PostgreSQL type OIDs -> Arrow types, for columns that come back all NULL
 _ARROW_BY_OID = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
@@ -42,29 +36,19 @@ class OnlineStatement:
 
 def statement_for_features(conn: psycopg.Connection, refs: Sequence[str]) -> OnlineStatement:
     """The lookup for feature references (view.feature, view@2.feature, view.*)."""
-    import re
-
-    query, names, types = conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone()
-    # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
-    query = re.sub(r"\$\d+", "%s", query.replace("%", "%%"))
-    return OnlineStatement(query, tuple(names), tuple(types))
+    return _statement(*conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone())
 
 
 def statement_for_service(conn: psycopg.Connection, service: str, version: int | None = None) -> OnlineStatement:
     """The lookup through a feature service's generated function (current or pinned version)."""
-    from fspg.errors import NotFound
+    return _statement(*conn.execute(SERVICE_STATEMENT, {"service": service, "version": version}).fetchone())
 
-    function = service if version is None else f"{service}__v{version}"
-    row = conn.execute(SERVICE_ARGS, {"function": function}).fetchone()
-    if row is None:
-        raise NotFound(f"feature service {service}" + (f"@{version}" if version else "") + " does not exist",
-                       hint="fspg apply defines feature services")
-    pairs = [a.strip().split(" ", 1) for a in row[1].split(",") if a.strip()]
-    names = tuple(p[0].removeprefix("p_") for p in pairs)
-    types = tuple(p[1].removesuffix("[]") for p in pairs)
-    placeholders = sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in types)
-    query = sql.SQL("SELECT * FROM fs_serving.{}({})").format(sql.Identifier(function), placeholders)
-    return OnlineStatement(query.as_string(conn), names, types)
+
+def _statement(query: str, names: Sequence[str], types: Sequence[str]) -> OnlineStatement:
+    import re
+
+    # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
+    return OnlineStatement(re.sub(r"\$\d+", "%s", query.replace("%", "%%")), tuple(names), tuple(types))
 
 
 def key_arrays(statement: OnlineStatement, entities: Any) -> tuple[list[list[Any]], int]:

@@ -1,29 +1,71 @@
-"""Printing results for people (aligned tables) and for programs (--json)."""
+"""Printing results: tables for people (rich, fitted to the terminal) and JSON for programs.
+
+Every ``--json`` prints a list of objects, also for commands that report one thing, so a
+script reads every command the same way (``jq '.[0].rows'``). Floats in tables show at
+most four decimals; JSON keeps them whole. Off a terminal (a pipe, a file, a test) tables
+are plain aligned text at full width, so ``grep`` and ``awk`` see whole cells.
+"""
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
+import math
+import sys
 from typing import Any, Iterable, Sequence
 
 import click
 
+_TABLE_WIDTH_OFF_TERMINAL = 10_000
+
 
 def table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
-    """Rows as a plain aligned text table with a header line."""
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths)).rstrip()]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
-    return "\n".join(lines)
+    """Rows as an aligned text table with a header line (fitted to the terminal's width)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    on_terminal = sys.stdout.isatty()
+    grid = Table(box=box.SIMPLE_HEAD if on_terminal else None, show_edge=False, pad_edge=False,
+                 header_style="bold" if on_terminal else "", collapse_padding=True)
+    for column in columns:
+        grid.add_column(column, overflow="ellipsis" if on_terminal else "fold", no_wrap=not on_terminal)
+    for row in rows:
+        grid.add_row(*(cell(row.get(c)) for c in columns))
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=None if on_terminal else _TABLE_WIDTH_OFF_TERMINAL,
+                      force_terminal=on_terminal, color_system="standard" if on_terminal else None,
+                      highlight=False, soft_wrap=False)
+    console.print(grid)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").splitlines())
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """One value as a table shows it: '-' for NULL, floats to four decimals, JSON for lists."""
     if value is None:
         return "-"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if abs(value) >= 1e15 or (value != 0 and abs(value) < 1e-4):
+            return f"{value:.4g}"
+        text = f"{value:.4f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"), default=str)
+        return json.dumps(value, separators=(",", ":"), default=_plain)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
     return str(value)
 
 
 def emit_json(value: Any) -> None:
-    """Print a value as JSON (dates as ISO strings)."""
-    click.echo(json.dumps(value, indent=2, default=str))
+    """Print a list of objects as JSON (a single object becomes a list of one; dates as ISO 8601)."""
+    if isinstance(value, dict):
+        value = [value]
+    click.echo(json.dumps(value, indent=2, default=_plain))

@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from fspg import subscriptions
 from fspg.connection import connect, describe_dsn
-from fspg.errors import ConnectionFailed, UserError
+from fspg.errors import ConnectionFailed, UserError, mapped_errors
 
 REGISTER = "INSERT INTO fs.replica (name, dsn, subscription, slot_name) VALUES (%(name)s, %(dsn)s, %(sub)s, %(sub)s)"
 REPLICAS = "SELECT name, dsn, subscription, slot_name FROM fs.replica ORDER BY name"
@@ -42,7 +42,7 @@ def _name_from_dsn(dsn: str) -> str:
     raw = f"{params.get('host', 'local')}_{params.get('port', '5432')}_{params.get('dbname', '')}"
     name = re.sub(r"_+", "_", re.sub(r"[^a-z0-9_]", "_", raw.lower())).strip("_")
     # A name starts with a letter: 127.0.0.1 would make one that no check accepts.
-    return ("replica_" + name if not name[:1].isalpha() else name)[:40]
+    return ("replica_" + name if not name[:1].isalpha() else name)[:48]
 
 
 def replicas(primary: psycopg.Connection) -> list[Replica]:
@@ -60,10 +60,10 @@ def _apply_ddl(primary: psycopg.Connection, replica: psycopg.Connection) -> None
 def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
     """Prepare ``replica_dsn`` and subscribe it to the primary's online tables."""
     name = name or _name_from_dsn(replica_dsn)
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", name):
-        raise UserError(f"invalid replica name {name!r}", hint="lower-case letters, digits and _, at most 40")
     subscription = f"fspg_{name}"
     with connect(primary_dsn, autocommit=True) as primary:
+        with mapped_errors():  # the one rule for names: fs.check_name (YF001 -> InvalidName)
+            primary.execute("SELECT fs.check_name('replica', %(name)s)", {"name": name})
         known = {r.name: r for r in replicas(primary)}
         if name in known or any(_same_server(r.dsn, replica_dsn) for r in known.values()):
             raise UserError(f"{describe_dsn(replica_dsn)} is already a replica ({name})",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager
 
 import psycopg
@@ -89,6 +90,16 @@ ADD_DATABASE = "SELECT * FROM fs.add_source_database(%(name)s, %(options)s, %(us
 IMPORT_TABLES = "SELECT * FROM fs.import_source_tables(%(name)s, %(schema)s)"
 IS_SUPERUSER = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 REMOVE_DATABASE = "SELECT fs.remove_source_database(%(name)s)"
+SOURCE_KIND = "SELECT kind, server_name FROM fs.source_database WHERE name = %(name)s"
+
+
+@dataclass(frozen=True)
+class RemovedSource:
+    """What ``remove_source`` did: ``slot_left_on_source`` names the replication slot a
+    CDC source that did not answer still has (drop it there: pg_drop_replication_slot)."""
+
+    name: str
+    slot_left_on_source: str | None
 LIST_DATABASES = "SELECT name, kind, local_schema, tables, added_at, added_by FROM fs.source_database ORDER BY name"
 
 

@@ -27,7 +27,9 @@ from fspg.offline import utc
 
 SPINE_TABLE = "fs_spine"
 TRAINING_SET_SQL = "SELECT fs.training_set_sql(%s, %s, %s, %s)"
-CREATE = "SELECT name, version, action, row_count, content_hash, as_of FROM fs.create_training_set(%s, %s, %s, %s, %s, %s)"
+CREATE = ("SELECT c.name, c.version, c.action, c.row_count, c.content_hash, c.as_of,"
+          " format('fs_training.%%I', fs.versioned_name(c.name, c.version))"
+          " FROM fs.create_training_set(%s, %s, %s, %s, %s, %s) c")
 STORED = "SELECT fs.training_set_query(%s, %s)"
 SERVICE_REFS = """
 SELECT array_agg(format('%%s@%%s.%%s', fv.name, vv.version, f.name) ORDER BY sf.position)
@@ -56,6 +58,7 @@ class TrainingSetVersion:
     row_count: int
     content_hash: str
     as_of: dt.datetime
+    relation: str  #: the SQL view that returns this version's rows
 
 
 def feature_refs(conn: psycopg.Connection, features: list[str] | None, service: str | None,

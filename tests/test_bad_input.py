@@ -203,4 +203,22 @@ def test_describe_unknown_view_and_version(store, dsn):
     with pytest.raises(errors.NotFound, match="has no version 7"):
         store.describe("user_stats@7")
     result = CliRunner().invoke(main, ["--dsn", dsn, "describe", "user_stats@x"])
-    assert result.exit_code == 2 and "invalid version" in result.stderr
+    assert result.exit_code == 2 and "invalid reference" in result.stderr
+
+
+def test_a_failed_read_is_a_users_mistake_or_a_failure_by_its_sqlstate(dsn):
+    """ADBC reads: a value that does not parse is the caller's mistake (exit 2); a query the
+    server cancels (here: its statement timeout) is a failure (exit 1)."""
+    import psycopg
+
+    from fspg.errors import QueryFailed, UserError
+    from fspg.offline import read_arrow
+
+    with pytest.raises(UserError) as mistake:
+        read_arrow(dsn, "SELECT 'x'::int")
+    assert mistake.value.exit_code == 2 and mistake.value.sqlstate == "22P02"
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    impatient = psycopg.conninfo.make_conninfo(**params, options="-c statement_timeout=50")
+    with pytest.raises(QueryFailed) as failure:
+        read_arrow(impatient, "SELECT pg_sleep(2)")
+    assert failure.value.exit_code == 1 and failure.value.sqlstate == "57014"

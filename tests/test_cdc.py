@@ -111,7 +111,7 @@ def test_bad_cdc_requests(pair):
         assert conn.execute("SELECT count(*) FROM pg_subscription").fetchone()[0] == 0
     with psycopg.connect(source_dsn) as app:
         assert app.execute("SELECT count(*) FROM pg_replication_slots").fetchone()[0] == 0
-    result = CliRunner().invoke(main, ["--dsn", store_dsn, "source", "add-cdc", "nopk", "--dsn", source_dsn,
+    result = CliRunner().invoke(main, ["--dsn", store_dsn, "source", "add-cdc", "nopk", "--source-dsn", source_dsn,
                                        "--table", "public.events_nopk", "--view", "order_events"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
 

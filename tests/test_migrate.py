@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 
 import psycopg
-import pytest
 from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 

@@ -71,6 +71,6 @@ def test_maintain_and_forget(store, dsn):
     store.insert_batch("checked", {"user_id": [1, 2], "amount": [1.0, 2.0]}, timestamp="2026-11-01")
     rows = json.loads(_run(dsn, "maintain", "--json").output)
     assert {r["feature_view"] for r in rows} == {"user_stats", "fx_rates", "checked"}
-    out = _run(dsn, "forget", "checked", "user_id=1", "--reason", "request 9").output
+    out = _run(dsn, "forget", "checked", "--key", "user_id=1", "--reason", "request 9").output
     assert "1 history rows deleted" in out
-    assert "expected KEY=VALUE" in _run(dsn, "forget", "checked", "user_id", code=2).stderr
+    assert "expected KEY=V1,V2" in _run(dsn, "forget", "checked", "--key", "user_id", code=2).stderr

@@ -9,7 +9,6 @@ import sys
 import textwrap
 import time
 
-import psycopg
 import pytest
 
 from fspg import errors
@@ -159,7 +158,7 @@ def test_forget_matches_typed_keys_everywhere_from_python_and_the_cli(store, con
     assert conn.execute("SELECT count(*) FROM fs.quarantine").fetchone()[0] == 3  # -5 (a number), -7 and -8 (text)
     store.create_training_set("spine_of_1", {"user_id": [1, 2], "event_ts": ["2026-11-02", "2026-11-02"]},
                               features=["checked.amount"])
-    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "checked", "user_id=1", "--reason", "request 18"])
+    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "checked", "--key", "user_id=1", "--reason", "request 18"])
     assert out.exit_code == 0, out.output
     assert conn.execute("SELECT count(*) FROM fs_offline.checked WHERE user_id = 1").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM fs_online.checked WHERE user_id = 1").fetchone()[0] == 0
@@ -195,7 +194,7 @@ def test_forget_a_text_key_from_the_cli_and_python(store, conn, dsn, tmp_path):
     csv.write_text("account,score\na1,-3\na2,-4\n")
     assert CliRunner().invoke(main, ["--dsn", dsn, "ingest", "acct", str(csv), "--timestamp", "2026-11-02"]).exit_code == 0
     store.create_training_set("accts", {"account": ["a1", "a2", "a3"], "event_ts": ["2026-11-03"] * 3}, ["acct.score"])
-    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "acct", "account=a1"])
+    out = CliRunner().invoke(main, ["--dsn", dsn, "forget", "acct", "--key", "account=a1"])
     assert out.exit_code == 0, out.output
     assert store.forget("acct", {"account": "a2"}) == 1
     left = lambda table, column="account": conn.execute(  # noqa: E731

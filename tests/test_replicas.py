@@ -68,7 +68,7 @@ def ingest(dsn: str, users: range, value: float) -> None:
 def test_add_then_rows_and_new_views_follow(pair):
     primary_dsn, replica_dsn = pair
     ingest(primary_dsn, range(100), 1.0)  # data before the replica: copied at subscription
-    result = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--dsn", replica_dsn, "--name", "r1"])
+    result = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--replica-dsn", replica_dsn, "--name", "r1"])
     assert result.exit_code == 0, result.output + (result.stderr or "")
     converge(primary_dsn, replica_dsn)
     ingest(primary_dsn, range(50, 150), 2.0)
@@ -115,7 +115,7 @@ def json_status(primary_dsn):
 def test_add_twice_and_unreachable_replica(pair):
     primary_dsn, replica_dsn = pair
     # Without a name, one is derived from the DSN (here 127.0.0.1: it must not start with a digit).
-    added = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--dsn", replica_dsn])
+    added = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--replica-dsn", replica_dsn])
     assert added.exit_code == 0, added.output
     with psycopg.connect(primary_dsn) as conn:
         name = conn.execute("SELECT name FROM fs.replica").fetchone()[0]
@@ -127,7 +127,7 @@ def test_add_twice_and_unreachable_replica(pair):
     dead = "postgresql://postgres@127.0.0.1:9/nothing"
     with pytest.raises(errors.ConnectionFailed, match="port=9"):
         replicas.add(primary_dsn, dead, "r3")
-    result = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--dsn", dead])
+    result = CliRunner().invoke(main, ["--dsn", primary_dsn, "replica", "add", "--replica-dsn", dead])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1
 
 

@@ -75,7 +75,7 @@ def test_bad_source_databases(store, conn, source_dsn, dsn):
         store.add_source("shop", source_dsn, ["orders", "missing_table"])
     assert store.sources() == []  # nothing half-made
     assert conn.execute("SELECT count(*) FROM pg_foreign_server").fetchone()[0] == 0
-    result = CliRunner().invoke(main, ["--dsn", dsn, "source", "add", "gone", "--dsn", "postgresql://postgres@127.0.0.1:1/x",
+    result = CliRunner().invoke(main, ["--dsn", dsn, "source", "add", "gone", "--source-dsn", "postgresql://postgres@127.0.0.1:1/x",
                                        "--tables", "orders"])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "does not answer" in result.stderr
     with pytest.raises(errors.NotFound):

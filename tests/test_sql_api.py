@@ -50,6 +50,36 @@ def test_check_name(conn, name, ok):
         assert err.value.sqlstate == "YF001"
 
 
+REFS = [("user_stats", ("user_stats", None)), ("user_stats@2", ("user_stats", 2)), ("_x@123456789", ("_x", 123456789)),
+        ("a" * 48 + "@1", ("a" * 48, 1)), ("a" * 49, None), ("user_stats@0", None), ("user_stats@01", None),
+        ("user_stats@", None), ("user_stats@x", None), ("@2", None), ("User@2", None), ("a@1@2", None),
+        ("a@1234567890", None), ("a b", None), ("", None)]
+
+
+@pytest.mark.parametrize("ref, parsed", REFS)
+def test_parse_ref_is_one_rule_in_sql_and_python(conn, ref, parsed):
+    """NAME@V is read by fs.parse_ref; the client's copy (no round trip) gives the same answers."""
+    from fspg import errors
+    from fspg.catalog import parse_ref
+
+    if parsed is None:
+        with pytest.raises(psycopg.Error) as err:
+            conn.execute("SELECT * FROM fs.parse_ref(%s)", [ref])
+        assert err.value.sqlstate == "YF001"
+        with pytest.raises(errors.InvalidName):
+            parse_ref(ref)
+    else:
+        assert tuple(conn.execute("SELECT * FROM fs.parse_ref(%s)", [ref]).fetchone()) == parsed == parse_ref(ref)
+
+
+def test_versioned_names_come_from_one_function(conn):
+    assert conn.execute("SELECT fs.versioned_name('user_stats', 3), fs.cdc_name('shop')").fetchone() == (
+        "user_stats__v3", "fspg_cdc_shop")
+    with pytest.raises(psycopg.Error) as err:
+        conn.execute("SELECT fs.cdc_name('Shop!')")
+    assert err.value.sqlstate == "YF001"
+
+
 RULE_CHECKS = [
     ("float8", {"not_null": True}, [("x__not_null", "x IS NOT NULL")]),
     ("float8", {"min": 0}, [("x__min", "x >= 0 AND x <> 'NaN'")]),

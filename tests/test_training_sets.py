@@ -50,7 +50,7 @@ def test_stored_training_set_is_rebuilt_identical_after_late_and_corrected_data(
     # As a stream of record batches, and streamed to Parquet: the same rows again.
     assert pa.Table.from_batches(list(store.stream_training_set("churn", version=1))).equals(first)
     assert pa.Table.from_batches(list(store.stream_training_set(spine(), FEATURES))).column("x").to_pylist()[0] == 100.0
-    rows = store.get_training_set("churn", output=tmp_path / "churn.parquet")
+    rows = store.write_training_set(tmp_path / "churn.parquet", "churn")
     assert rows == 4 and pq.read_table(tmp_path / "churn.parquet").equals(first.replace_schema_metadata(None), check_metadata=False)
 
 

@@ -7,7 +7,6 @@ import sys
 import threading
 import urllib.request
 
-import psycopg
 import pytest
 
 from fspg import errors

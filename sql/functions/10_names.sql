@@ -1,5 +1,7 @@
 -- 10_names: identifier rules shared by every function that builds SQL.
--- Owns: fs.check_name, the reserved column names, and the SQLSTATE catalogue below.
+-- Owns: fs.check_name, fs.versioned_name, fs.parse_ref, fs.cdc_name, the reserved column
+-- names, and the SQLSTATE catalogue below. Every other file (and the Python client) builds
+-- and reads these names through them.
 --
 -- SQLSTATEs raised by fspg (class YF, mapped to Python in fspg/errors.py):
 --   YF001 invalid name            YF005 invalid rule
@@ -29,6 +31,37 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.check_name(text, text) IS 'Returns the name if it is a valid fspg identifier, else raises YF001.';
+
+CREATE OR REPLACE FUNCTION fs.versioned_name(p_name text, p_version integer)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT p_name || '__v' || p_version $$;
+COMMENT ON FUNCTION fs.versioned_name(text, integer) IS 'The name of version N of a view, service or training set: <name>__v<N> (tables, functions, views).';
+
+CREATE OR REPLACE FUNCTION fs.parse_ref(p_ref text, p_kind text DEFAULT 'object', OUT name text, OUT version integer)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_parts text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]{0,47})(?:@([1-9][0-9]{0,8}))?$');
+BEGIN
+    IF v_parts IS NULL THEN
+        RAISE EXCEPTION 'invalid % reference %', p_kind, coalesce(quote_literal(p_ref), 'NULL')
+            USING ERRCODE = 'YF001', HINT = 'Write NAME or NAME@N with N a positive number, e.g. user_stats@2.';
+    END IF;
+    name := v_parts[1];
+    version := v_parts[2]::integer;
+END
+$$;
+COMMENT ON FUNCTION fs.parse_ref(text, text) IS 'Splits NAME or NAME@N into the name and the version (NULL: the current one); YF001 if malformed.';
+
+CREATE OR REPLACE FUNCTION fs.cdc_name(p_source text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT 'fspg_cdc_' || fs.check_name('source', p_source) $$;
+COMMENT ON FUNCTION fs.cdc_name(text) IS 'The publication, subscription and replication slot name of CDC source p_source.';
 
 CREATE OR REPLACE FUNCTION fs.reserved_columns()
 RETURNS text[]

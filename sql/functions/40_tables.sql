@@ -1,5 +1,5 @@
 -- 40_tables: the tables and views generated for each feature view version.
--- Owns: fs.create_version_tables, fs.point_current_views, fs.comment_version_tables.
+-- Owns: fs.create_version_tables, fs.point_current_views, fs.comment_version_tables, fs.comment_current_views.
 -- Every object made here is granted here, to the fs_* roles, in the same transaction:
 --   fs_offline.<view>__v<N>   history, range-partitioned by event_ts, CHECKs from the rules
 --   fs_online.<view>__v<N>    latest value per entity (primary key = entity key)
@@ -150,6 +150,10 @@ BEGIN
     END LOOP;
     EXECUTE format('COMMENT ON COLUMN fs_offline.%I.batch_id IS %L', v.offline_table,
                    'Ingest batch that wrote the row (NULL for plain SQL writes).');
+    IF NOT EXISTS (SELECT FROM fs.key_columns(p_version_id)) THEN
+        EXECUTE format('COMMENT ON COLUMN fs_online.%I.global_key IS %L', v.online_table,
+                       'Always true: a global view has one online row.');
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION fs.comment_version_tables(integer) IS 'Writes COMMENT ON text for the tables and columns of a version, from the catalog.';
@@ -181,6 +185,40 @@ BEGIN
                    format('History of %s, current version %s', v.name, v.version) || coalesce(': ' || v.description, ''));
     EXECUTE format('COMMENT ON VIEW fs_online.%I IS %L', v.name,
                    format('Latest values of %s, current version %s', v.name, v.version) || coalesce(': ' || v.description, ''));
+    PERFORM fs.comment_current_views(p_view_id);
 END
 $$;
 COMMENT ON FUNCTION fs.point_current_views(integer) IS 'Re-creates fs_offline.<view> and fs_online.<view> over the current version.';
+
+CREATE OR REPLACE FUNCTION fs.comment_current_views(p_view_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v record;
+    v_column record;
+BEGIN
+    SELECT fv.name, vv.offline_table, vv.online_table INTO v
+      FROM fs.feature_view fv
+      JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id AND vv.version = fv.current_version
+     WHERE fv.view_id = p_view_id;
+    -- The views' columns say what the served version's columns say (BI tools show the view).
+    FOR v_column IN
+        SELECT s.schema, a.attname, col_description(a.attrelid, a.attnum) AS description
+          FROM (VALUES ('fs_offline', v.offline_table), ('fs_online', v.online_table)) AS s(schema, tab)
+          JOIN pg_attribute a ON a.attrelid = format('%I.%I', s.schema, s.tab)::regclass
+         WHERE a.attnum > 0 AND NOT a.attisdropped
+           AND EXISTS (SELECT FROM pg_attribute b
+                        WHERE b.attrelid = format('%I.%I', s.schema, v.name)::regclass AND b.attname = a.attname)
+    LOOP
+        EXECUTE format('COMMENT ON COLUMN %I.%I.%I IS %L', v_column.schema, v.name, v_column.attname,
+                       v_column.description
+                       || CASE WHEN v_column.schema = 'fs_online' AND v_column.attname NOT IN ('event_ts', 'created_ts')
+                                    AND v_column.description NOT LIKE 'Entity key%' THEN ' NULL once older than the TTL.'
+                               ELSE '' END);
+    END LOOP;
+    EXECUTE format('COMMENT ON COLUMN fs_online.%I.value_age IS %L', v.name, 'How old the value is: now() - event_ts.');
+END
+$$;
+COMMENT ON FUNCTION fs.comment_current_views(integer) IS 'Copies the served version''s column comments onto fs_offline.<view> and fs_online.<view>.';

@@ -284,7 +284,7 @@ BEGIN
     INSERT INTO fs.feature_view_version
         (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table, staged)
     VALUES (v_view.view_id, v_version, v_definition, v_ttl, v_partition, v_retention, v_tags,
-            format('%s__v%s', v_name, v_version), format('%s__v%s', v_name, v_version), v_version > 1)
+            fs.versioned_name(v_name, v_version), fs.versioned_name(v_name, v_version), v_version > 1)
     RETURNING version_id INTO v_version_id;
     INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
     SELECT v_version_id, ord, f ->> 'name', f ->> 'dtype', src ->> 'description', f -> 'rules'

@@ -68,22 +68,19 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_parts text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]*)(?:@(\d+))?$');
-    v_row   fs.feature_view_version;
+    v_ref record;
+    v_row fs.feature_view_version;
 BEGIN
-    IF v_parts IS NULL THEN
-        RAISE EXCEPTION 'invalid feature view reference %', quote_literal(coalesce(p_ref, 'NULL'))
-            USING ERRCODE = 'YF006', HINT = 'Write view or view@version, e.g. user_stats@2.';
-    END IF;
+    SELECT r.name, r.version INTO v_ref FROM fs.parse_ref(p_ref, 'feature view') r;
     SELECT vv.* INTO v_row
       FROM fs.feature_view fv JOIN fs.feature_view_version vv ON vv.view_id = fv.view_id
-     WHERE fv.name = v_parts[1] AND vv.version = coalesce(v_parts[2]::integer, fv.current_version);
+     WHERE fv.name = v_ref.name AND vv.version = coalesce(v_ref.version, fv.current_version);
     IF NOT FOUND THEN
-        IF EXISTS (SELECT 1 FROM fs.feature_view WHERE name = v_parts[1]) THEN
-            RAISE EXCEPTION 'feature view % has no version %', v_parts[1], v_parts[2]
-                USING ERRCODE = 'YF006', HINT = format('fspg describe %s lists its versions.', v_parts[1]);
+        IF EXISTS (SELECT 1 FROM fs.feature_view WHERE name = v_ref.name) THEN
+            RAISE EXCEPTION 'feature view % has no version %', v_ref.name, v_ref.version
+                USING ERRCODE = 'YF006', HINT = format('fspg describe %s lists its versions.', v_ref.name);
         END IF;
-        RAISE EXCEPTION 'feature view % does not exist', v_parts[1]
+        RAISE EXCEPTION 'feature view % does not exist', v_ref.name
             USING ERRCODE = 'YF006', HINT = 'fspg ls lists the feature views.';
     END IF;
     RETURN v_row;

@@ -282,8 +282,8 @@ AS $$
     -- Writers of an unpinned view hold it shared until they commit, a promote or rollback
     -- exclusively: a batch never lands in the version that stopped serving a moment ago
     -- (and so misses the one serving now). Pinned writes (view@N) need no hold.
-    SELECT CASE WHEN p_exclusive THEN pg_advisory_xact_lock(hashtext('fspg.serving'), hashtext(split_part(p_view, '@', 1)))
-                ELSE pg_advisory_xact_lock_shared(hashtext('fspg.serving'), hashtext(split_part(p_view, '@', 1))) END
+    SELECT CASE WHEN p_exclusive THEN pg_advisory_xact_lock(hashtext('fspg.serving'), hashtext((fs.parse_ref(p_view)).name))
+                ELSE pg_advisory_xact_lock_shared(hashtext('fspg.serving'), hashtext((fs.parse_ref(p_view)).name)) END
      WHERE p_view IS NOT NULL AND (p_exclusive OR position('@' IN p_view) = 0)
 $$;
 COMMENT ON FUNCTION fs.hold_served_version(text, boolean) IS 'Holds which version an unpinned view name means until the transaction ends: shared for writers, exclusive for promote and rollback.';

@@ -206,6 +206,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    v_ref     record;
     v_target  fs.feature_view_version;
     v_source  fs.feature_view_version;
     v_state   fs.backfill;
@@ -222,7 +223,8 @@ DECLARE
     v_periods timestamptz[];
     v_copied  boolean;
 BEGIN
-    IF p_ref !~ '@\d+$' THEN
+    SELECT r.name, r.version INTO v_ref FROM fs.parse_ref(p_ref, 'feature view') r;
+    IF v_ref.version IS NULL THEN
         RAISE EXCEPTION 'backfill needs a version, e.g. %@2', p_ref USING ERRCODE = 'YF015';
     END IF;
     v_target := fs.resolve_version(p_ref);
@@ -233,16 +235,16 @@ BEGIN
     END IF;
     IF NOT FOUND OR v_state.finished_at IS NOT NULL THEN
         IF fs.version_stage(v_target.version_id) NOT IN ('staged', 'previous') THEN
-            RAISE EXCEPTION '%@% is %: only a staged version is backfilled', split_part(p_ref, '@', 1), v_target.version,
+            RAISE EXCEPTION '%@% is %: only a staged version is backfilled', v_ref.name, v_target.version,
                 fs.version_stage(v_target.version_id) USING ERRCODE = 'YF015';
         END IF;
-        v_source := fs.resolve_version(split_part(p_ref, '@', 1) || coalesce('@' || p_from, ''));
+        v_source := fs.resolve_version(v_ref.name || coalesce('@' || p_from, ''));
         IF v_source.version_id = v_target.version_id THEN
             RAISE EXCEPTION 'a version cannot be backfilled from itself' USING ERRCODE = 'YF015',
                 HINT = 'Name the version to copy from with --from N.';
         END IF;
         IF EXISTS (SELECT 1 FROM fs.view_source s WHERE s.version_id = v_target.version_id) THEN
-            RAISE EXCEPTION '%@% is defined by a source query: backfill re-runs it', split_part(p_ref, '@', 1), v_target.version
+            RAISE EXCEPTION '%@% is defined by a source query: backfill re-runs it', v_ref.name, v_target.version
                 USING ERRCODE = 'YF015', HINT = 'The client runs fs.materialize_source for the range instead.';
         END IF;
         -- The periods of the source's history in range, found once: each call does one.
@@ -387,8 +389,8 @@ DECLARE
     v_has_online    boolean;
     v_target_online boolean;
 BEGIN
-    IF p_ref IS NULL OR p_ref !~ '@\d+$' THEN
-        RAISE EXCEPTION 'promote needs a version, e.g. %@2', coalesce(p_ref, 'view') USING ERRCODE = 'YF015';
+    IF (fs.parse_ref(p_ref, 'feature view')).version IS NULL THEN
+        RAISE EXCEPTION 'promote needs a version, e.g. %@2', p_ref USING ERRCODE = 'YF015';
     END IF;
     v_target := fs.resolve_version(p_ref);
     -- No batch in flight may land in the version that stops serving (writers hold the view

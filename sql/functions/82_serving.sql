@@ -144,6 +144,36 @@ END
 $$;
 COMMENT ON FUNCTION fs.online_query(text[]) IS 'fs.serving_query for feature references (view.feature, view@2.feature, view.*).';
 
+CREATE OR REPLACE FUNCTION fs.service_statement(p_service text, p_version integer DEFAULT NULL)
+RETURNS TABLE (query text, key_names text[], key_types text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids integer[];
+BEGIN
+    SELECT array_agg(sf.feature_id ORDER BY sf.position) INTO v_ids
+      FROM fs.feature_service s
+      JOIN fs.feature_service_version sv ON sv.service_id = s.service_id
+                                        AND sv.version = coalesce(p_version, s.current_version)
+      JOIN fs.feature_service_feature sf ON sf.service_version_id = sv.service_version_id
+     WHERE s.name = p_service;
+    IF v_ids IS NULL THEN
+        RAISE EXCEPTION 'feature service % does not exist', p_service || coalesce('@' || p_version, '')
+            USING ERRCODE = 'YF006', HINT = 'fspg apply defines feature services.';
+    END IF;
+    -- The generated function (array form) the service is served by: pinned or current.
+    RETURN QUERY
+    SELECT format('SELECT * FROM fs_serving.%I(%s)',
+                  CASE WHEN p_version IS NULL THEN p_service ELSE fs.versioned_name(p_service, p_version) END,
+                  (SELECT string_agg(format('$%s::%s[]', k.ord, k.dtype), ', ' ORDER BY k.ord)
+                     FROM unnest(q.key_types) WITH ORDINALITY AS k(dtype, ord))),
+           q.key_names, q.key_types
+      FROM fs.serving_query(v_ids) q;
+END
+$$;
+COMMENT ON FUNCTION fs.service_statement(text, integer) IS 'The lookup statement of feature service p_service (current or pinned version): its generated function called with one array per key column, and the key columns.';
+
 CREATE OR REPLACE FUNCTION fs.create_service_functions(p_service_version_id integer)
 RETURNS void
 LANGUAGE plpgsql
@@ -177,7 +207,7 @@ BEGIN
       INTO v_returns FROM pg_attribute a WHERE a.attrelid = 'pg_temp.fs_serving_shape'::regclass AND a.attnum > 0;
     DROP VIEW pg_temp.fs_serving_shape;
 
-    FOREACH v_name IN ARRAY ARRAY[format('%s__v%s', v_service, v_version)]
+    FOREACH v_name IN ARRAY ARRAY[fs.versioned_name(v_service, v_version)]
                             || CASE WHEN v_current THEN ARRAY[v_service] ELSE '{}'::text[] END LOOP
         -- The current-version name may change signature between versions: replace it whole.
         FOR v_old IN SELECT p.oid::regprocedure FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace

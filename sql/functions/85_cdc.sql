@@ -87,7 +87,7 @@ DECLARE
     v_name     text := fs.check_name('source', p_name);
     v_parts    text[] := regexp_match(p_table, '^([a-z_][a-z0-9_]*)\.([a-z_][a-z0-9_]*)$');
     v_version  fs.feature_view_version := fs.resolve_version(p_view);
-    v_view     text := split_part(p_view, '@', 1);
+    v_view     text := (fs.parse_ref(p_view, 'feature view')).name;
     v_types    jsonb;
 BEGIN
     IF v_parts IS NULL THEN
@@ -121,13 +121,13 @@ BEGIN
                    format('Mirror of %s on CDC source %s, kept by logical replication; its trigger feeds feature view %s.', p_table, v_name, v_view));
 
     INSERT INTO fs.source_database (name, kind, server_name, local_schema, tables, version_id, event_time, dsn)
-    VALUES (v_name, 'cdc', 'fspg_cdc_' || v_name, v_parts[1], ARRAY[v_parts[2]], v_version.version_id, p_event_time, p_dsn);
+    VALUES (v_name, 'cdc', fs.cdc_name(v_name), v_parts[1], ARRAY[v_parts[2]], v_version.version_id, p_event_time, p_dsn);
     PERFORM fs.install_cdc_trigger(v_name);
     INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
     VALUES ('source_database', v_name, 'table', p_table),
            ('table', p_table, 'feature_view', format('%s@%s', v_view, v_version.version))
     ON CONFLICT DO NOTHING;
-    RETURN 'fspg_cdc_' || v_name;
+    RETURN fs.cdc_name(v_name);
 END
 $$;
 COMMENT ON FUNCTION fs.cdc_prepare(text, text, text, text, jsonb, text[], text) IS 'Makes the mirror table of a CDC source table and its trigger that feeds feature view p_view; the client then subscribes. Returns the subscription name.';

@@ -387,7 +387,7 @@ BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('fspg.training_set:' || v_name));
     SELECT coalesce(max(tv.version), 0) + 1 INTO v_version
       FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id) WHERE t.name = v_name;
-    v_table := format('%s__v%s__spine', v_name, v_version);
+    v_table := fs.versioned_name(v_name, v_version) || '__spine';
     -- Created fresh (never IF NOT EXISTS): the table is the store's, and only this
     -- transaction, which cannot be seen by others until it commits, may fill it.
     EXECUTE format('CREATE TABLE fs_training.%I (%s)', v_table,
@@ -410,7 +410,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_name       text := fs.check_training_set_name(p_name);
-    v_table      text := format('%s__v%s', p_name, p_version);
+    v_table      text := fs.versioned_name(p_name, p_version);
     v_spine      regclass;
     v_spine_hash text;
     v_existing   fs.training_set_version;

@@ -171,14 +171,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_version fs.feature_view_version;
-    v_name    text := split_part(p_view, '@', 1);
+    v_ref     record;
     v_users   text;
 BEGIN
-    IF p_view !~ '^[a-z_][a-z0-9_]*@\d+$' THEN
+    SELECT r.name, r.version INTO v_ref FROM fs.parse_ref(p_view, 'feature view') r;
+    IF v_ref.version IS NULL THEN
         RAISE EXCEPTION 'deprecate names one version: view@version, got %', quote_literal(p_view) USING ERRCODE = 'YF015';
     END IF;
     SELECT vv.* INTO v_version FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
-     WHERE fv.name = v_name AND vv.version = split_part(p_view, '@', 2)::integer FOR UPDATE OF vv;
+     WHERE fv.name = v_ref.name AND vv.version = v_ref.version FOR UPDATE OF vv;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'feature view % does not exist', p_view USING ERRCODE = 'YF006';
     END IF;
@@ -209,6 +210,6 @@ COMMENT ON VIEW fs.models IS 'Registered model versions with their experiment, t
 CREATE OR REPLACE VIEW fs.training_sets AS
 SELECT t.name AS training_set, tv.version, tv.version = t.current_version AS current, tv.as_of, tv.row_count,
        tv.content_hash, tv.refs AS features, tv.timestamp_column, tv.spine_source,
-       format('fs_training.%I', t.name || '__v' || tv.version) AS relation, t.description, tv.created_at, tv.created_by
+       format('fs_training.%I', fs.versioned_name(t.name, tv.version)) AS relation, t.description, tv.created_at, tv.created_by
   FROM fs.training_set t JOIN fs.training_set_version tv USING (training_set_id);
 COMMENT ON VIEW fs.training_sets IS 'Training set versions: pinned features, as_of, rows, content hash, and the view (relation) that rebuilds each.';
