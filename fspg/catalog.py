@@ -13,34 +13,32 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from fspg.definitions import PlanStep
+from fspg.statements import Q
 
-APPLY = "SELECT kind, name, version, action, serving FROM fs.apply(%(definitions)s, %(dry_run)s)"
-LIST_VIEWS = "SELECT * FROM fs.list_feature_views()"
-DESCRIBE_VIEW = "SELECT fs.describe_feature_view(%(name)s, %(version)s) AS description"
 
 
 def apply(conn: psycopg.Connection, definitions: dict, *, dry_run: bool = False) -> list[PlanStep]:
     """Apply a definitions document (see fspg.definitions) in one call; returns the plan."""
-    rows = conn.execute(APPLY, {"definitions": Jsonb(definitions), "dry_run": dry_run}).fetchall()
+    rows = conn.execute(Q.apply, {"definitions": Jsonb(definitions), "dry_run": dry_run}).fetchall()
     return [PlanStep(*row) for row in rows]
 
 
 def list_feature_views(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Every feature view with current version, owner, feature and row counts."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(LIST_VIEWS).fetchall()
+        return cur.execute(Q.list_feature_views).fetchall()
 
 
 def describe_feature_view(conn: psycopg.Connection, name: str, version: int | None) -> dict[str, Any]:
     """Everything about one feature view version (features, rules, versions, tables, lineage)."""
-    return conn.execute(DESCRIBE_VIEW, {"name": name, "version": version}).fetchone()[0]
+    return conn.execute(Q.describe_feature_view, {"name": name, "version": version}).fetchone()[0]
 
 
 def has_replicas(conn: psycopg.Connection) -> bool:
     """Whether serving replicas are registered (readable by fs_admin only)."""
     try:
         with conn.transaction():
-            return conn.execute("SELECT EXISTS (SELECT 1 FROM fs.replica)").fetchone()[0]
+            return conn.execute(Q.has_replicas).fetchone()[0]
     except psycopg.errors.InsufficientPrivilege:
         return False
 

@@ -19,30 +19,8 @@ from psycopg.rows import dict_row
 from fspg import subscriptions
 from fspg.connection import connect, describe_dsn
 from fspg.errors import ConnectionFailed, NotFound, SchemaMismatch, UserError, mapped_errors
+from fspg.statements import Q
 
-SOURCE_TABLE = """
-SELECT c.oid, c.relreplident,
-       (SELECT json_object_agg(a.attname, format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
-          FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped) AS columns,
-       (SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey::int2[], a.attnum))
-          FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-         WHERE i.indrelid = c.oid AND i.indisprimary) AS keys
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = %(schema)s AND c.relname = %(table)s AND c.relkind IN ('r', 'p')"""
-PREPARE = "SELECT fs.cdc_prepare(%(name)s, %(table)s, %(view)s, %(event_time)s, %(columns)s, %(keys)s, %(dsn)s)"
-LEND_SCHEMA = ("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = %(schema)s)"
-               " AND NOT has_schema_privilege('fs_owner', %(schema)s, 'CREATE')")
-SOURCES = "SELECT name, server_name, local_schema, tables, dsn FROM fs.source_database WHERE kind = 'cdc' ORDER BY name"
-DROP = "SELECT fs.remove_source_database(%(name)s)"
-SUBSCRIPTION_STATE = """
-SELECT s.subenabled AS enabled, st.received_lsn::text, st.latest_end_lsn::text, st.last_msg_receipt_time,
-       coalesce(ss.apply_error_count, 0) AS apply_errors, coalesce(ss.sync_error_count, 0) AS sync_errors
-  FROM pg_subscription s
-  LEFT JOIN pg_stat_subscription st ON st.subid = s.oid AND st.relid IS NULL
-  LEFT JOIN pg_stat_subscription_stats ss ON ss.subid = s.oid
- WHERE s.subname = %(sub)s"""
-SLOT_LAG = ("SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag_bytes"
-            " FROM pg_replication_slots WHERE slot_name = %(slot)s")
 
 
 def add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, event_time: str | None = None) -> str:
@@ -56,13 +34,13 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
     schema = schema or "public"
     with connect(store_dsn, autocommit=True) as store:
         # The name is checked, and the publication, subscription and slot named, in SQL.
-        publication = subscription = store.execute("SELECT fs.cdc_name(%(name)s)", {"name": name}).fetchone()[0]
+        publication = subscription = store.execute(Q.cdc_name, {"name": name}).fetchone()[0]
         subscriptions.require_right(store, "adding a CDC source")
     with connect(source_dsn, autocommit=True) as source, source.cursor(row_factory=dict_row) as cur:
-        if cur.execute("SHOW wal_level").fetchone()["wal_level"] != "logical":
+        if cur.execute(Q.wal_level).fetchone()["wal_level"] != "logical":
             raise UserError(f"{describe_dsn(source_dsn)} has wal_level other than logical: changes cannot be captured",
                             hint="ALTER SYSTEM SET wal_level = logical on the source, then restart it")
-        found = cur.execute(SOURCE_TABLE, {"schema": schema, "table": relation}).fetchone()
+        found = cur.execute(Q.cdc_source_table, {"schema": schema, "table": relation}).fetchone()
         if found is None:
             raise NotFound(f"table {schema}.{relation} does not exist in {describe_dsn(source_dsn)}")
         if not found["keys"] and found["relreplident"] != "f":
@@ -74,10 +52,10 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
         with connect(store_dsn) as store:
             # The mirror table must carry the source's schema-qualified name and belongs to
             # fs_owner, which may create in that schema for this transaction only.
-            lend = store.execute(LEND_SCHEMA, {"schema": schema}).fetchone()[0]
+            lend = store.execute(Q.cdc_schema_to_lend, {"schema": schema}).fetchone()[0]
             if lend:
                 store.execute(sql.SQL("GRANT CREATE ON SCHEMA {} TO fs_owner").format(sql.Identifier(schema)))
-            store.execute(PREPARE, {"name": name, "table": f"{schema}.{relation}", "view": view, "event_time": event_time,
+            store.execute(Q.cdc_prepare, {"name": name, "table": f"{schema}.{relation}", "view": view, "event_time": event_time,
                                     "columns": json.dumps(found["columns"]), "keys": found["keys"] or [],
                                     "dsn": describe_dsn(source_dsn)})
             if lend:
@@ -106,7 +84,7 @@ def _add(store_dsn: str, name: str, source_dsn: str, table: str, view: str, even
                 if made:
                     subscriptions.drop(store, subscription, keep_slot=True)
                 _return_mirror(store, schema, relation)
-                store.execute(DROP, {"name": name})
+                store.execute(Q.remove_source_database, {"name": name})
             subscriptions.drop_idle_slot(source, subscription)
             _unpublish(source, publication, schema, relation)
             raise
@@ -121,8 +99,7 @@ def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0
     deadline = time.monotonic() + timeout
     with connect(store_dsn, autocommit=True) as store:
         while True:
-            ready = store.execute("SELECT bool_and(r.srsubstate = 'r') FROM pg_subscription_rel r"
-                                  " JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = %s", [subscription]).fetchone()[0]
+            ready = store.execute(Q.subscription_synced, [subscription]).fetchone()[0]
             if ready:
                 return
             if time.monotonic() > deadline:
@@ -133,28 +110,28 @@ def _wait_until_synced(store_dsn: str, subscription: str, timeout: float = 120.0
 
 def _return_mirror(store: psycopg.Connection, schema: str, relation: str) -> None:
     """Give the mirror table back to fs_owner, so fs.remove_source_database may drop it."""
-    if store.execute("SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL", [schema, relation]).fetchone()[0]:
+    if store.execute(Q.relation_exists, [schema, relation]).fetchone()[0]:
         store.execute(sql.SQL("ALTER TABLE {} OWNER TO fs_owner").format(sql.Identifier(schema, relation)))
 
 
 def _unpublish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:
     """Undo _publish after a failed add: the table leaves the publication, an empty one goes."""
-    if source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone():
-        tables = source.execute("SELECT count(*) FROM pg_publication_tables WHERE pubname = %s", [publication]).fetchone()[0]
+    if source.execute(Q.publication_exists, [publication]).fetchone():
+        tables = source.execute(Q.publication_table_count, [publication]).fetchone()[0]
         if tables <= 1:
             source.execute(sql.SQL("DROP PUBLICATION {}").format(sql.Identifier(publication)))
         else:
-            source.execute(sql.SQL("ALTER PUBLICATION {} DROP TABLE {}").format(
+            source.execute(sql.SQL("ALTER PUBLICATION {} Q.remove_source_database TABLE {}").format(
                 sql.Identifier(publication), sql.Identifier(schema, relation)))
 
 
 def _publish(source: psycopg.Connection, publication: str, schema: str, relation: str) -> None:
     """A publication of the table: created, or an existing one of that name extended."""
-    exists = source.execute("SELECT 1 FROM pg_publication WHERE pubname = %s", [publication]).fetchone()
+    exists = source.execute(Q.publication_exists, [publication]).fetchone()
     target = sql.Identifier(schema, relation)
     if not exists:
         source.execute(sql.SQL("CREATE PUBLICATION {} FOR TABLE {}").format(sql.Identifier(publication), target))
-    elif not source.execute("SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND tablename = %s",
+    elif not source.execute(Q.publication_has_table,
                             [publication, schema, relation]).fetchone():
         source.execute(sql.SQL("ALTER PUBLICATION {} ADD TABLE {}").format(sql.Identifier(publication), target))
 
@@ -163,14 +140,14 @@ def status(store_dsn: str) -> list[dict[str, Any]]:
     """Per CDC source: the subscription's state and error counts, and its lag on the source."""
     out = []
     with connect(store_dsn, autocommit=True) as store, store.cursor(row_factory=dict_row) as cur:
-        for source in cur.execute(SOURCES).fetchall():
+        for source in cur.execute(Q.cdc_sources).fetchall():
             row = {"name": source["name"], "table": f"{source['local_schema']}.{source['tables'][0]}",
-                   "subscription": source["server_name"], **(cur.execute(SUBSCRIPTION_STATE, {"sub": source["server_name"]})
+                   "subscription": source["server_name"], **(cur.execute(Q.cdc_subscription_state, {"sub": source["server_name"]})
                                                               .fetchone() or {}),
                    "source_reachable": False, "streaming": None, "lag_bytes": None}
             try:
                 with connect(source["dsn"], autocommit=True) as remote, remote.cursor(row_factory=dict_row) as rcur:
-                    slot = rcur.execute(SLOT_LAG, {"slot": source["server_name"]}).fetchone()
+                    slot = rcur.execute(Q.replication_slot_lag, {"slot": source["server_name"]}).fetchone()
                 row["source_reachable"] = True
                 if slot:
                     row["streaming"], row["lag_bytes"] = slot["active"], slot["lag_bytes"]
@@ -184,22 +161,22 @@ def remove(store_dsn: str, name: str) -> bool:
     """Drop the subscription, its slot and publication on the source, the mirror table.
     Returns False when the source did not answer (its slot could then not be dropped)."""
     with connect(store_dsn, autocommit=True) as store, store.cursor(row_factory=dict_row) as cur:
-        source = next((s for s in cur.execute(SOURCES).fetchall() if s["name"] == name), None)
+        source = next((s for s in cur.execute(Q.cdc_sources).fetchall() if s["name"] == name), None)
         if source is None:
             raise NotFound(f"CDC source {name} does not exist", hint="fspg source ls lists them")
         reachable = True
-        if store.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [source["server_name"]]).fetchone():
+        if store.execute(Q.subscription_exists, [source["server_name"]]).fetchone():
             try:
                 with connect(source["dsn"], autocommit=True):
                     pass
             except ConnectionFailed:
                 reachable = False
-            # Reachable, DROP SUBSCRIPTION drops the slot on the source too; else the slot
+            # Reachable, Q.remove_source_database SUBSCRIPTION drops the slot on the source too; else the slot
             # is left for the user to drop there (the CLI names it).
             subscriptions.drop(store, source["server_name"], keep_slot=not reachable)
         if reachable:
             with connect(source["dsn"], autocommit=True) as remote:
                 remote.execute(sql.SQL("DROP PUBLICATION IF EXISTS {}").format(sql.Identifier(source["server_name"])))
         _return_mirror(store, source["local_schema"], source["tables"][0])
-        store.execute(DROP, {"name": name})
+        store.execute(Q.remove_source_database, {"name": name})
     return reachable

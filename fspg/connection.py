@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from fspg.errors import ConnectionFailed
+from fspg.statements import Q
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -66,7 +67,7 @@ def side_dsn(dsn: str, conn: psycopg.Connection) -> str:
     """The DSN for a side connection (ADBC reads, extra training sessions) that acts as
     ``conn`` does: when ``conn`` switched role (SET ROLE), the side connection starts in
     that role too, never with the login's wider rights."""
-    current, session = conn.execute("SELECT current_user, session_user").fetchone()
+    current, session = conn.execute(Q.current_and_session_user).fetchone()
     if current == session:
         return dsn
     params = psycopg.conninfo.conninfo_to_dict(dsn)
@@ -107,10 +108,10 @@ def configure_connection(conn: psycopg.Connection) -> None:
     from pgvector.psycopg import register_vector
 
     if not conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(Q.generic_plans)
         conn.commit()
     elif conn.autocommit:
-        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(Q.generic_plans)
 
     try:
         register_vector(conn)

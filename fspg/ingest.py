@@ -31,30 +31,13 @@ from psycopg.types.json import Jsonb
 from fspg.arrow import BatchShaper, BatchSource, NeedsStaging, ViewColumn, narrowable, to_source
 from fspg.values import text_staged
 from fspg.progress import new_phase
+from fspg.statements import Q
 
-VIEW_COLUMNS = ("SELECT c.name, c.role, c.dtype, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c"
-                " JOIN fs.feature_view_version vv USING (version_id)")
-OPEN_BATCH = "SELECT batch_id, version_id, offline_table FROM fs.open_batch(%(view)s, %(batch_key)s)"
-OPEN_EXPECTED = "SELECT FROM fs.open_batch(%(view)s, NULL, %(version_id)s)"
+# The batch fs.open_batch opened in this transaction (a pipelined write names it so).
 OPENED_BATCH = "current_setting('fspg.open_batch')::bigint"
-LOG_CURRENT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0"
-               f" FROM fs.log_direct_batch({OPENED_BATCH}, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s)")
-ENSURE_PARTITIONS = "SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[])"
 # Events later than this are refused by the history table anyway (now + 5 minutes there);
 # the client only needs to know a batch is plausible enough to try the direct path.
 FUTURE_SLACK = dt.timedelta(hours=1)
-INGEST = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, unchanged"
-          " FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric,"
-          " %(skip_unchanged)s)")
-BY_KEY = ("SELECT b.batch_id, fv.name, vv.version, b.rows_in, b.inserted, b.quarantined, b.reasons, b.unchanged"
-          " FROM fs.batch_by_key(%(view)s, %(key)s) b LEFT JOIN fs.feature_view_version vv ON vv.version_id = b.version_id"
-          " LEFT JOIN fs.feature_view fv ON fv.view_id = vv.view_id")
-LOG_DIRECT = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0"
-              " FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s,"
-              " %(batch_key)s)")
-REPLAY = ("SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0"
-          " FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s)")
-SET_WORK_MEM = "SELECT set_config('work_mem', %(work_mem)s, true)"
 MODES = ("quarantine", "strict")
 # Memory for the history triggers' transition table, for this transaction only: a
 # batch that fits stays off disk (measured: the trigger's cost halves at 1M rows).
@@ -144,7 +127,7 @@ def view_target(conn: psycopg.Connection, view: str, cache: WriteCache | None = 
     """The version ``view`` (or ``view@N``) means and the columns a batch for it may carry."""
     if cache is not None and view in cache.views:
         return cache.views[view]
-    rows = conn.execute(VIEW_COLUMNS, {"view": view}).fetchall()
+    rows = conn.execute(Q.view_columns, {"view": view}).fetchall()
     target = ViewTarget(rows[0][3], rows[0][4], [ViewColumn(*row[:3]) for row in rows])
     if cache is not None:
         cache.views[view] = target
@@ -212,7 +195,7 @@ def insert_batch(
 def _existing(conn: psycopg.Connection, view: str, batch_key: str) -> IngestResult | None:
     """The batch on record under ``batch_key`` (waiting for one in flight), or None. Inside
     the writing transaction, it also holds the key until that transaction ends."""
-    row = conn.execute(BY_KEY, {"view": view, "key": batch_key}).fetchone()
+    row = conn.execute(Q.batch_by_key, {"view": view, "key": batch_key}).fetchone()
     return IngestResult(*row) if row[0] is not None else None
 
 
@@ -251,9 +234,9 @@ def _ensure_partitions(conn, version_id: int, days: list[dt.datetime], cache: Wr
     # hold the partition lock while it copies.
     if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit:
         with conn.transaction():
-            conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": missing})
+            conn.execute(Q.ensure_partitions, {"version_id": version_id, "days": missing})
     else:
-        conn.execute(ENSURE_PARTITIONS, {"version_id": version_id, "days": missing})
+        conn.execute(Q.ensure_partitions, {"version_id": version_id, "days": missing})
     if cache is not None:
         cache.partitions.update((version_id, d) for d in missing)
 
@@ -278,7 +261,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
     try:
         with conn.transaction():
             if batches.table is None or batches.table.num_rows > SMALL_BATCH:
-                conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+                conn.execute(Q.set_local_work_mem, {"work_mem": INGEST_WORK_MEM})
             if batch_key is not None:
                 # Held from here to commit: a retry that raced past the first look finds
                 # this batch on record once it commits.
@@ -286,7 +269,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
                 if done is not None:
                     return IngestResult(**{**done.__dict__, "path": "existing"})
             # Holds the view until commit and says which version it means now.
-            batch_id, version_id, _ = conn.execute(OPEN_BATCH, {"view": view, "batch_key": batch_key},
+            batch_id, version_id, _ = conn.execute(Q.open_batch, {"view": view, "batch_key": batch_key},
                                                    prepare=True).fetchone()
             if version_id != target.version_id:
                 raise _ViewMoved(view)
@@ -302,7 +285,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
                         if progress:
                             progress(batch.num_rows)
                     copy.write(encoder.finish())
-            row = conn.execute(LOG_DIRECT, {
+            row = conn.execute(Q.log_direct_batch, {
                 "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
                 "started": started_at, "batch_key": batch_key}, prepare=True).fetchone()
@@ -336,9 +319,9 @@ def _pipelined(conn, view, target: ViewTarget, batches, shaper, *, mode, source,
     with conn.pipeline():
         try:
             with conn.transaction():
-                conn.execute(OPEN_EXPECTED, {"view": view, "version_id": target.version_id}, prepare=True)
+                conn.execute(Q.open_batch_for_version, {"view": view, "version_id": target.version_id}, prepare=True)
                 conn.execute(insert, [table.column(n).to_pylist() for n in names], prepare=True)
-                logged = conn.execute(LOG_CURRENT, log_args, prepare=True)
+                logged = conn.execute(Q.log_opened_batch, log_args, prepare=True)
         except psycopg.Error as err:
             failed = err
     if isinstance(failed, ROW_REFUSED):
@@ -362,7 +345,7 @@ def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, m
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(col.name), sql.SQL(col.data_type.ddl()))
         for col in encoder.schema().columns)
-    conn.execute(SET_WORK_MEM, {"work_mem": INGEST_WORK_MEM})
+    conn.execute(Q.set_local_work_mem, {"work_mem": INGEST_WORK_MEM})
     conn.execute(sql.SQL("CREATE TEMP TABLE {} ({}) ON COMMIT DROP").format(sql.Identifier(staging), columns))
     with conn.cursor().copy(sql.SQL("COPY {} FROM STDIN (FORMAT BINARY)").format(sql.Identifier(staging))) as copy:
         copy.write(encoder.write_header())
@@ -371,7 +354,7 @@ def _stage_and_ingest(conn, view, batches, shaper, *, mode, source, batch_key, m
             if progress:
                 progress(batch.num_rows)
         copy.write(encoder.finish())
-    row = conn.execute(INGEST, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source,
+    row = conn.execute(Q.ingest_staged, {"view": view, "staging": f"pg_temp.{staging}", "mode": mode, "source": source,
                                 "batch_key": batch_key, "max_quarantined": max_quarantined,
                                 "skip_unchanged": skip_unchanged}).fetchone()
     conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(staging)))
@@ -404,5 +387,5 @@ def replay(conn: psycopg.Connection, batch_id: int, *, view: str | None = None, 
     """Re-validate the quarantined rows of a batch as a new batch (into ``view``, default the current version)."""
     started = time.perf_counter()
     with conn.transaction():
-        row = conn.execute(REPLAY, {"batch_id": batch_id, "view": view, "mode": mode}).fetchone()
+        row = conn.execute(Q.replay_quarantine, {"batch_id": batch_id, "view": view, "mode": mode}).fetchone()
     return _timed(IngestResult(*row), started, "staging")

@@ -15,17 +15,14 @@ import pyarrow as pa
 from fspg.connection import to_uri
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.times import utc  # noqa: F401 (the one reader of moments; offline.utc for callers)
+from fspg.statements import Q
 
-LOAD_BATCH_QUERY = ("SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s)")
-HISTORY_QUERY = ("SELECT fs.history_query(%(view)s, %(start)s, %(end)s, %(features)s, %(as_of)s, %(entities)s)")
-SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
-KEY_COLUMNS = "SELECT name FROM fs.view_columns(%(view)s) WHERE role = 'key'"
 ENTITY_TABLE = "fs_entities"
 
 
 def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table:
     """The requested entities as an Arrow table of key columns plus their order (fs_ord)."""
-    keys = [row[0] for row in conn.execute(KEY_COLUMNS, {"view": view})]
+    keys = [row[0] for row in conn.execute(Q.key_columns, {"view": view})]
     if not keys:
         raise InvalidArgument(f"{view} is a global view: it has no entities to select")
     if isinstance(entities, dict):
@@ -70,9 +67,9 @@ def build_query(conn: psycopg.Connection, kind: str, view: str, *, entities: Any
     """
     as_of = utc(as_of)
     if as_of is not None:
-        conn.execute(SETTLE, {"as_of": as_of})
+        conn.execute(Q.settle_as_of, {"as_of": as_of})
     table = entity_table(conn, view, entities) if entities is not None else None
     args = {"view": view, "as_of": as_of, "entities": f"pg_temp.{ENTITY_TABLE}" if table is not None else None,
             "features": list(params.pop("features")) if params.get("features") is not None else None, **params}
-    query = conn.execute(LOAD_BATCH_QUERY if kind == "load_batch" else HISTORY_QUERY, args).fetchone()[0]
+    query = conn.execute(Q.load_batch_query if kind == "load_batch" else Q.history_query, args).fetchone()[0]
     return query, table

@@ -14,10 +14,9 @@ import psycopg
 import pyarrow as pa
 
 from fspg.errors import InvalidArgument
+from fspg.statements import Q
 
 MAX_KEYS = 10_000
-ONLINE_QUERY = "SELECT query, key_names, key_types FROM fs.online_query(%(refs)s)"
-SERVICE_STATEMENT = "SELECT query, key_names, key_types FROM fs.service_statement(%(service)s, %(version)s)"
 
 # PostgreSQL type OIDs -> Arrow types, for columns that come back all NULL
 _ARROW_BY_OID = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
@@ -36,12 +35,12 @@ class OnlineStatement:
 
 def statement_for_features(conn: psycopg.Connection, refs: Sequence[str]) -> OnlineStatement:
     """The lookup for feature references (view.feature, view@2.feature, view.*)."""
-    return _statement(*conn.execute(ONLINE_QUERY, {"refs": list(refs)}).fetchone())
+    return _statement(*conn.execute(Q.online_query, {"refs": list(refs)}).fetchone())
 
 
 def statement_for_service(conn: psycopg.Connection, service: str, version: int | None = None) -> OnlineStatement:
     """The lookup through a feature service's generated function (current or pinned version)."""
-    return _statement(*conn.execute(SERVICE_STATEMENT, {"service": service, "version": version}).fetchone())
+    return _statement(*conn.execute(Q.service_statement, {"service": service, "version": version}).fetchone())
 
 
 def _statement(query: str, names: Sequence[str], types: Sequence[str]) -> OnlineStatement:
@@ -136,9 +135,6 @@ def _array(values, oid: int) -> pa.Array:
         return pa.array(values)
 
 
-NEAREST_QUERY = "SELECT fs.nearest_query(%(view)s, %(feature)s, %(k)s, %(filters)s)"
-VECTOR_DIMENSION = ("SELECT fs.vector_dimension(dtype) FROM fs.view_columns(%(view)s)"
-                    " WHERE name = %(feature)s AND role = 'feature'")
 
 
 def nearest(conn: psycopg.Connection, view: str, feature: str, vector: Sequence[float], k: int,
@@ -148,14 +144,14 @@ def nearest(conn: psycopg.Connection, view: str, feature: str, vector: Sequence[
 
     from fspg.errors import NotFound
 
-    row = conn.execute(VECTOR_DIMENSION, {"view": view, "feature": feature}).fetchone()
+    row = conn.execute(Q.vector_dimension, {"view": view, "feature": feature}).fetchone()
     if row is None or row[0] is None:
         raise NotFound(f"{feature} is not a vector feature of {view}")
     values = [float(v) for v in vector]
     if len(values) != row[0]:
         raise InvalidArgument(f"query vector has {len(values)} dimensions, {view}.{feature} has {row[0]}")
     filters = filters or {}
-    query = conn.execute(NEAREST_QUERY, {"view": view, "feature": feature, "k": k,
+    query = conn.execute(Q.nearest_query, {"view": view, "feature": feature, "k": k,
                                          "filters": list(filters)}).fetchone()[0]
     # $1 (the query vector) appears twice: name the placeholders.
     query = re.sub(r"\$(\d+)", lambda m: f"%(p{m.group(1)})s", query.replace("%", "%%"))

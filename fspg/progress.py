@@ -8,7 +8,10 @@ ETA never jumps back.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as Bar
 
 
 class Progress:
@@ -23,7 +26,7 @@ class Progress:
         self._bar = self._start() if _visible(self._stream) else None
         self._task = self._bar.add_task(label, total=total, rate="") if self._bar else None
 
-    def _start(self):
+    def _start(self) -> "Bar":
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress as Bar, TaskProgressColumn, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
@@ -36,7 +39,7 @@ class Progress:
 
     def __call__(self, rows: int) -> None:
         self.rows += max(rows, 0)
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             task = self._bar.tasks[0]
             rate = self.rows / task.elapsed if task.elapsed else 0.0
             self._bar.update(self._task, completed=self.rows, rate=f"{rate:,.0f} rows/s")
@@ -44,7 +47,7 @@ class Progress:
     def phase(self, label: str) -> None:
         """Start a new phase of the same work: the count starts at 0 under ``label``."""
         self.rows = 0
-        if self._bar is not None:
+        if self._bar is not None and self._task is not None:
             self._bar.reset(self._task, total=self.total, description=f"{self.label}: {label}", rate="")
 
     def close(self) -> None:
@@ -74,4 +77,4 @@ def _visible(stream: Any) -> bool:
         shell = get_ipython().__class__.__name__  # type: ignore[name-defined]  # noqa: F821
     except NameError:
         return False
-    return shell == "ZMQInteractiveShell"
+    return bool(shell == "ZMQInteractiveShell")

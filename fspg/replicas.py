@@ -19,12 +19,8 @@ from psycopg.rows import dict_row
 from fspg import subscriptions
 from fspg.connection import connect, describe_dsn
 from fspg.errors import ConnectionFailed, UserError, mapped_errors
+from fspg.statements import Q
 
-REGISTER = "INSERT INTO fs.replica (name, dsn, subscription, slot_name) VALUES (%(name)s, %(dsn)s, %(sub)s, %(sub)s)"
-REPLICAS = "SELECT name, dsn, subscription, slot_name FROM fs.replica ORDER BY name"
-FORGET = "DELETE FROM fs.replica WHERE name = %(name)s"
-SLOTS = "SELECT * FROM fs.replica_slots()"
-DDL = "SELECT statement FROM fs.replica_ddl() ORDER BY ord"
 
 
 @dataclass(frozen=True)
@@ -47,11 +43,11 @@ def _name_from_dsn(dsn: str) -> str:
 
 def replicas(primary: psycopg.Connection) -> list[Replica]:
     """The replicas registered on the primary."""
-    return [Replica(*row) for row in primary.execute(REPLICAS)]
+    return [Replica(*row) for row in primary.execute(Q.replicas)]
 
 
 def _apply_ddl(primary: psycopg.Connection, replica: psycopg.Connection) -> None:
-    statements = [row[0] for row in primary.execute(DDL)]
+    statements = [row[0] for row in primary.execute(Q.replica_ddl)]
     with replica.transaction():
         for statement in statements:
             replica.execute(statement)
@@ -63,12 +59,12 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
     subscription = f"fspg_{name}"
     with connect(primary_dsn, autocommit=True) as primary:
         with mapped_errors():  # the one rule for names: fs.check_name (YF001 -> InvalidName)
-            primary.execute("SELECT fs.check_name('replica', %(name)s)", {"name": name})
+            primary.execute(Q.check_replica_name, {"name": name})
         known = {r.name: r for r in replicas(primary)}
         if name in known or any(_same_server(r.dsn, replica_dsn) for r in known.values()):
             raise UserError(f"{describe_dsn(replica_dsn)} is already a replica ({name})",
                             hint="fspg replica status shows it; fspg replica remove drops it")
-        primary.execute("SELECT fs.ensure_publication()")
+        primary.execute(Q.ensure_publication)
         with connect(replica_dsn, autocommit=True) as replica:
             subscriptions.require_right(replica, "adding a serving replica")
             _apply_ddl(primary, replica)
@@ -83,7 +79,7 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
                 raise
         # The registry keeps how to reach the replica, never its password (a client's
         # .pgpass or PGPASSWORD supplies it to status and sync).
-        primary.execute(REGISTER, {"name": name, "dsn": describe_dsn(replica_dsn), "sub": subscription})
+        primary.execute(Q.register_replica, {"name": name, "dsn": describe_dsn(replica_dsn), "sub": subscription})
     return Replica(name, describe_dsn(replica_dsn), subscription, subscription)
 
 
@@ -111,7 +107,7 @@ def sync(primary_dsn: str) -> list[str]:
 def status(primary_dsn: str) -> list[dict[str, Any]]:
     """Per replica: reachable, subscription enabled, bytes and seconds behind, last error count."""
     with connect(primary_dsn, autocommit=True) as primary, primary.cursor(row_factory=dict_row) as cur:
-        slots = {row["name"]: row for row in cur.execute(SLOTS)}
+        slots = {row["name"]: row for row in cur.execute(Q.replica_slots)}
         result = []
         for replica in replicas(primary):
             slot = slots.get(replica.name, {})
@@ -122,9 +118,7 @@ def status(primary_dsn: str) -> list[dict[str, Any]]:
             try:
                 with connect(replica.dsn, autocommit=True) as conn:
                     sub = conn.execute(
-                        "SELECT s.subenabled, coalesce(st.apply_error_count + st.sync_error_count, 0)"
-                        "  FROM pg_subscription s LEFT JOIN pg_stat_subscription_stats st ON st.subid = s.oid"
-                        " WHERE s.subname = %s", [replica.subscription]).fetchone()
+                        Q.replica_subscription_state, [replica.subscription]).fetchone()
                 row["reachable"] = True
                 if sub:
                     row["enabled"], row["errors"] = sub[0], int(sub[1])
@@ -144,17 +138,17 @@ def remove(primary_dsn: str, name: str) -> bool:
         dropped_by_replica = False
         try:
             with connect(replica.dsn, autocommit=True) as conn:
-                if conn.execute("SELECT 1 FROM pg_subscription WHERE subname = %s", [replica.subscription]).fetchone():
+                if conn.execute(Q.subscription_exists, [replica.subscription]).fetchone():
                     conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(replica.subscription)))
                 dropped_by_replica = True
         except ConnectionFailed:
             pass
         # A replica that is gone cannot drop its slot: do it here, or it keeps WAL forever.
-        slot = primary.execute("SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s",
+        slot = primary.execute(Q.slot_active_pid,
                                [replica.slot_name]).fetchone()
         if slot is not None:
             _drop_slot(primary, replica.slot_name, slot[0])
-        primary.execute(FORGET, {"name": name})
+        primary.execute(Q.forget_replica, {"name": name})
         return dropped_by_replica
 
 
@@ -162,11 +156,11 @@ def _drop_slot(primary: psycopg.Connection, slot_name: str, active_pid: int | No
     import time
 
     if active_pid is not None:
-        primary.execute("SELECT pg_terminate_backend(%s)", [active_pid])
+        primary.execute(Q.terminate_backend, [active_pid])
     deadline = time.monotonic() + 10
     while True:
         try:
-            primary.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s",
+            primary.execute(Q.drop_slot,
                             [slot_name])
             return
         except psycopg.errors.ObjectInUse:

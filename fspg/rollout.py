@@ -13,15 +13,8 @@ from typing import Any, Callable, ContextManager
 
 import psycopg
 from psycopg.rows import class_row, dict_row
+from fspg.statements import Q
 
-PROMOTE = "SELECT feature_view, from_version, to_version, services FROM fs.promote(%(ref)s, %(force)s)"
-ROLLBACK = "SELECT feature_view, from_version, to_version, services FROM fs.rollback(%(view)s)"
-BACKFILL_STEP = ("SELECT version_id, periods_done, cardinality(periods) AS periods, rows_read, inserted, quarantined,"
-                 " finished_at FROM fs.backfill_chunk(%(ref)s, %(from_version)s, %(start)s, %(end)s)")
-STATUS = ("SELECT feature_view, version, stage, backfilled, backfill_progress, backfill_inserted, backfill_quarantined,"
-          " created_at, promoted_at FROM fs.rollout_status"
-          " WHERE %(view)s::text IS NULL OR feature_view = %(view)s ORDER BY feature_view, version")
-HAS_SOURCE = ("SELECT EXISTS (SELECT 1 FROM fs.view_source s WHERE s.version_id = (fs.resolve_version(%(ref)s)).version_id)")
 
 
 @dataclass(frozen=True)
@@ -66,18 +59,18 @@ class BackfillStep:
 def promote(conn: psycopg.Connection, ref: str, *, force: bool = False) -> Switch:
     """Serve ``view@N`` from now on (refused with NotReady unless backfilled, or ``force``)."""
     with conn.cursor(row_factory=class_row(Switch)) as cur:
-        return cur.execute(PROMOTE, {"ref": ref, "force": force}).fetchone()
+        return cur.execute(Q.promote, {"ref": ref, "force": force}).fetchone()
 
 
 def rollback(conn: psycopg.Connection, view: str) -> Switch:
     """Serve the version served before the last promote again."""
     with conn.cursor(row_factory=class_row(Switch)) as cur:
-        return cur.execute(ROLLBACK, {"view": view}).fetchone()
+        return cur.execute(Q.rollback, {"view": view}).fetchone()
 
 
 def has_source(conn: psycopg.Connection, ref: str) -> bool:
     """Whether view@N is defined by a source query (its backfill re-runs the query)."""
-    return conn.execute(HAS_SOURCE, {"ref": ref}).fetchone()[0]
+    return conn.execute(Q.has_source, {"view": ref}).fetchone()[0]
 
 
 def backfill(connection: Callable[[], ContextManager[psycopg.Connection]], ref: str, *,
@@ -91,7 +84,7 @@ def backfill(connection: Callable[[], ContextManager[psycopg.Connection]], ref: 
     arguments = {"ref": ref, "from_version": from_version, "start": start, "end": end}
     while True:
         with connection() as conn, conn.cursor(row_factory=class_row(BackfillStep)) as cur:
-            step = cur.execute(BACKFILL_STEP, arguments).fetchone()
+            step = cur.execute(Q.backfill_step, arguments).fetchone()
         if on_step is not None:
             on_step(step)
         if step.finished:
@@ -101,4 +94,4 @@ def backfill(connection: Callable[[], ContextManager[psycopg.Connection]], ref: 
 def status(conn: psycopg.Connection, view: str | None = None) -> list[dict[str, Any]]:
     """Every version (of one view, or all) with its stage and backfill progress."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(STATUS, {"view": view}).fetchall()
+        return cur.execute(Q.rollout_status, {"view": view}).fetchall()

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fspg.errors import ServerError
+from fspg.statements import Q
 
 HOME_ENV = "FSPG_HOME"
 BINDIR_ENV = "FSPG_PG_BINDIR"
@@ -319,9 +320,10 @@ class EmbeddedServer:
 
     def _ensure_database(self, info: ServerInfo) -> None:
         import psycopg
+        from psycopg import sql
 
         with psycopg.connect(info.dsn_for("postgres"), autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE]).fetchone()
+            exists = conn.execute(Q.database_exists, [DATABASE]).fetchone()
             if not exists:
-                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
 

@@ -17,23 +17,15 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from fspg.errors import InvalidArgument, SourceFailed
+from fspg.statements import Q
 
-HAS_SOURCE = ("SELECT EXISTS (SELECT 1 FROM fs.view_source s"
-              " WHERE s.version_id = (fs.resolve_version(%(view)s)).version_id)")
-WINDOW_FROM = ("SELECT coalesce(%(start)s, s.high_water, s.start_at) FROM fs.view_source s"
-               " WHERE s.version_id = (fs.resolve_version(%(view)s)).version_id")
-MATERIALIZE = "SELECT * FROM fs.materialize_source(%(view)s, %(start)s, %(end)s)"
-RECORD_ERROR = "SELECT fs.record_source_error((fs.resolve_version(%(view)s)).version_id, %(error)s)"
-RUN_DUE = "SELECT * FROM fs.run_due_sources()"
-VIEW_STATUS = ("SELECT feature_view, version, refresh, start_at, high_water, last_run_at, last_error, runs, rows_inserted"
-               " FROM fs.source_status ORDER BY feature_view, version")
 _UNITS = {"s": "seconds", "sec": "seconds", "second": "seconds", "min": "minutes", "minute": "minutes",
           "h": "hours", "hour": "hours", "d": "days", "day": "days", "w": "weeks", "week": "weeks"}
 
 
 def has_source(conn: psycopg.Connection, view: str) -> bool:
     """Whether view[@version] is SQL-defined (has a source query)."""
-    return conn.execute(HAS_SOURCE, {"view": view}).fetchone()[0]
+    return conn.execute(Q.has_source, {"view": view}).fetchone()[0]
 
 
 def as_interval(value: Any) -> dt.timedelta | None:
@@ -57,7 +49,7 @@ def materialize(connection: Callable[[], ContextManager[psycopg.Connection]], vi
     windows = [(start, end)]
     if chunk is not None:
         with connection() as conn:
-            first = conn.execute(WINDOW_FROM, {"view": view, "start": start}).fetchone()[0]
+            first = conn.execute(Q.source_window_start, {"view": view, "start": start}).fetchone()[0]
         if first is None:
             raise InvalidArgument(f"{view}: where should the first window start?",
                                   hint="give start, or declare source.start in the definition")
@@ -69,10 +61,10 @@ def materialize(connection: Callable[[], ContextManager[psycopg.Connection]], vi
     for window_start, window_end in windows:
         try:
             with connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-                row = cur.execute(MATERIALIZE, {"view": view, "start": window_start, "end": window_end}).fetchone()
+                row = cur.execute(Q.materialize_source, {"view": view, "start": window_start, "end": window_end}).fetchone()
         except SourceFailed as err:
             with connection() as conn:  # the failed window rolled back; note why, in a transaction of its own
-                conn.execute(RECORD_ERROR, {"view": view, "error": str(err)})
+                conn.execute(Q.record_source_error, {"view": view, "error": str(err)})
             raise
         done.append(row)
         if on_window:
@@ -83,14 +75,9 @@ def materialize(connection: Callable[[], ContextManager[psycopg.Connection]], vi
 def run_due(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Run every due refresh; one row per view (error set where its source failed)."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(RUN_DUE).fetchall()
+        return cur.execute(Q.run_due_sources).fetchall()
 
 
-ADD_DATABASE = "SELECT * FROM fs.add_source_database(%(name)s, %(options)s, %(user)s, %(password)s, %(tables)s, %(schema)s)"
-IMPORT_TABLES = "SELECT * FROM fs.import_source_tables(%(name)s, %(schema)s)"
-IS_SUPERUSER = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
-REMOVE_DATABASE = "SELECT fs.remove_source_database(%(name)s)"
-SOURCE_KIND = "SELECT kind, server_name FROM fs.source_database WHERE name = %(name)s"
 
 
 @dataclass(frozen=True)
@@ -100,7 +87,6 @@ class RemovedSource:
 
     name: str
     slot_left_on_source: str | None
-LIST_DATABASES = "SELECT name, kind, local_schema, tables, added_at, added_by FROM fs.source_database ORDER BY name"
 
 
 def add_database(conn: psycopg.Connection, name: str, dsn: str, tables: list[str], schema: str = "public") -> dict[str, Any]:
@@ -114,12 +100,12 @@ def add_database(conn: psycopg.Connection, name: str, dsn: str, tables: list[str
         raise InvalidArgument(f"not a PostgreSQL DSN: {err}") from None
     options = {k: str(v) for k, v in params.items() if k in ("host", "port", "dbname", "sslmode", "connect_timeout")}
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(ADD_DATABASE, {
+        cur.execute(Q.add_source_database, {
             "name": name, "options": Jsonb(options), "user": params.get("user") or "postgres",
             "password": params.get("password"), "tables": list(tables), "schema": schema})
-        if not params.get("password") and cur.execute(IS_SUPERUSER).fetchone()["rolsuper"]:
+        if not params.get("password") and cur.execute(Q.is_superuser).fetchone()["rolsuper"]:
             # postgres_fdw lets roles other than superusers (fs_owner, fs_source) use a
             # mapping without a password only when a superuser says so: this one does.
             cur.execute(sql.SQL("ALTER USER MAPPING FOR PUBLIC SERVER {} OPTIONS (ADD password_required 'false')").format(
                 sql.Identifier(f"fs_src_{name}")))
-        return cur.execute(IMPORT_TABLES, {"name": name, "schema": schema}).fetchone()
+        return cur.execute(Q.import_source_tables, {"name": name, "schema": schema}).fetchone()

@@ -15,18 +15,14 @@ from psycopg import sql
 
 from fspg.connection import describe_dsn
 from fspg.errors import PermissionDenied
+from fspg.statements import Q
 
-MAY_SUBSCRIBE = """
-SELECT r.rolsuper OR (current_setting('server_version_num')::int >= 160000
-                      AND pg_has_role(current_user, 'pg_create_subscription', 'USAGE')),
-       current_setting('server_version_num')::int >= 160000
-  FROM pg_roles r WHERE r.rolname = current_user"""
 
 
 def require_right(conn: psycopg.Connection, what: str) -> None:
     """Refuse, naming the grant, before anything is made: creating a subscription needs a
     superuser, or from PostgreSQL 16 a member of pg_create_subscription."""
-    may, sixteen = conn.execute(MAY_SUBSCRIBE).fetchone()
+    may, sixteen = conn.execute(Q.may_subscribe).fetchone()
     if not may:
         user = conn.info.user
         raise PermissionDenied(
@@ -46,14 +42,13 @@ def has_password(dsn: str) -> bool:
 def make_slot(publisher: psycopg.Connection, slot_name: str) -> None:
     """The logical slot a subscription will use, made on the publisher first (CREATE
     SUBSCRIPTION making its own hangs when both databases share a server)."""
-    if not publisher.execute("SELECT 1 FROM pg_replication_slots WHERE slot_name = %s", [slot_name]).fetchone():
-        publisher.execute("SELECT pg_create_logical_replication_slot(%s, 'pgoutput')", [slot_name])
+    if not publisher.execute(Q.slot_exists, [slot_name]).fetchone():
+        publisher.execute(Q.create_slot, [slot_name])
 
 
 def drop_idle_slot(publisher: psycopg.Connection, slot_name: str) -> None:
     """Drop a slot nobody streams from (after a failed add): never one in use."""
-    publisher.execute("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-                      " WHERE slot_name = %s AND NOT active", [slot_name])
+    publisher.execute(Q.drop_inactive_slot, [slot_name])
 
 
 def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication: str, slot_name: str) -> None:
@@ -91,8 +86,8 @@ def set_connection(conn: psycopg.Connection, name: str, dsn: str) -> None:
                 # Superuser-only settings: where the role may not set them, the statement
                 # still only parses the string, so it does not fail and is not logged as
                 # an error (log_statement = ddl would still show it).
-                conn.execute("SET LOCAL log_statement = 'none'")
-                conn.execute("SET LOCAL log_min_error_statement = 'panic'")
+                conn.execute(Q.quiet_statement_log)
+                conn.execute(Q.quiet_error_statement_log)
         except psycopg.errors.InsufficientPrivilege:
             pass
         conn.execute(sql.SQL("ALTER SUBSCRIPTION {} CONNECTION {}").format(sql.Identifier(name), sql.Literal(dsn)))

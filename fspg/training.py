@@ -24,24 +24,9 @@ from fspg.arrow import to_source
 from fspg.connection import to_uri
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.offline import utc
+from fspg.statements import Q
 
 SPINE_TABLE = "fs_spine"
-TRAINING_SET_SQL = "SELECT fs.training_set_sql(%s, %s, %s, %s)"
-CREATE = ("SELECT c.name, c.version, c.action, c.row_count, c.content_hash, c.as_of,"
-          " format('fs_training.%%I', fs.versioned_name(c.name, c.version))"
-          " FROM fs.create_training_set(%s, %s, %s, %s, %s, %s) c")
-STORED = "SELECT fs.training_set_query(%s, %s)"
-SERVICE_REFS = """
-SELECT array_agg(format('%%s@%%s.%%s', fv.name, vv.version, f.name) ORDER BY sf.position)
-  FROM fs.feature_service s
-  JOIN fs.feature_service_version sv ON sv.service_id = s.service_id AND sv.version = coalesce(%(version)s, s.current_version)
-  JOIN fs.feature_service_feature sf ON sf.service_version_id = sv.service_version_id
-  JOIN fs.feature f ON f.feature_id = sf.feature_id
-  JOIN fs.feature_view_version vv ON vv.version_id = f.version_id
-  JOIN fs.feature_view fv ON fv.view_id = vv.view_id
- WHERE s.name = %(name)s"""
-MODEL_REFS = "SELECT fs.model_refs(%(name)s, %(version)s)"
-SETTLE = "SELECT fs.settle_as_of(%(as_of)s)"
 #: Spines at least this long are joined by several sessions at once (see parallel_join).
 PARALLEL_MIN_ROWS = 200_000
 #: Rows per Arrow batch the driver aims for (about 16 MiB), which bounds client memory.
@@ -71,14 +56,14 @@ def feature_refs(conn: psycopg.Connection, features: list[str] | None, service: 
             raise InvalidArgument("features is a non-empty list of references such as ['user_stats.spend_7d']")
         return list(features)
     if service is not None:
-        refs = conn.execute(SERVICE_REFS, {"name": service, "version": service_version}).fetchone()[0]
+        refs = conn.execute(Q.service_refs, {"name": service, "version": service_version}).fetchone()[0]
         if refs is None:
             from fspg.errors import NotFound
 
             raise NotFound(f"feature service {service}" + (f"@{service_version}" if service_version else "")
                            + " does not exist", hint="fspg apply defines feature services")
         return refs
-    return conn.execute(MODEL_REFS, {"name": model, "version": model_version}).fetchone()[0]
+    return conn.execute(Q.model_refs, {"name": model, "version": model_version}).fetchone()[0]
 
 
 def requested_refs(conn: psycopg.Connection, spine: Any, features: list[str] | None, service: str | None,
@@ -159,20 +144,20 @@ class Session:
         self._cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         # Each spine row's lookups are distinct (entity, moment) pairs: a memo of them
         # never hits and only costs (measured: ~5% of a join).
-        self._cur.execute("SET enable_memoize = off")
+        self._cur.execute(Q.no_memoize)
 
     def share_snapshot(self) -> str:
         """Start a repeatable-read transaction and export its snapshot for other sessions."""
         with self._errors():
-            self._cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            self._cur.execute("SELECT pg_export_snapshot()")
+            self._cur.execute(Q.repeatable_read)
+            self._cur.execute(Q.export_snapshot)
             return self._cur.fetchone()[0]
 
     def use_snapshot(self, snapshot: str) -> None:
         """See exactly what the session that exported ``snapshot`` sees."""
         with self._errors():
-            self._cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            self._cur.execute(self._render("SET TRANSACTION SNAPSHOT %s", (snapshot,)))
+            self._cur.execute(Q.repeatable_read)
+            self._cur.execute(self._render(Q.use_snapshot, (snapshot,)))
 
     def upload(self, table: pa.Table) -> str:
         """The spine as the temp table pg_temp.fs_spine; returns its name."""
@@ -267,7 +252,7 @@ def spine_relation(s: Session, spine: Any, timestamp_column: str) -> str:
 def query_for_spine(s: Session, spine: Any, refs: list[str], timestamp_column: str, as_of: Any) -> str:
     """The training-set SELECT for a spine (uploaded first when it is data); as_of settled."""
     relation = spine_relation(s, spine, timestamp_column)
-    return s.row(TRAINING_SET_SQL, (relation, refs, timestamp_column, utc(as_of)))[0]
+    return s.row(Q.training_set_sql, (relation, refs, timestamp_column, utc(as_of)))[0]
 
 
 def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: list[str], timestamp_column: str,
@@ -280,7 +265,7 @@ def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: lis
 
     as_of = utc(as_of)
     if as_of is not None:
-        conn.execute(SETTLE, {"as_of": as_of})  # before the snapshot, which must see what settling waited for
+        conn.execute(Q.settle_as_of, {"as_of": as_of})  # before the snapshot, which must see what settling waited for
     step = -(-table.num_rows // sessions)
     slices = [table.slice(i, step) for i in range(0, table.num_rows, step)]
     cursor = psycopg.ClientCursor(conn)
@@ -294,7 +279,7 @@ def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: lis
         with ThreadPoolExecutor(len(slices)) as pool:
             relations = list(pool.map(lambda job: job[0].upload(job[1]), zip(opened, slices)))
             # Rendered one after the other: the psycopg cursor that binds parameters is shared.
-            queries = [s.row(TRAINING_SET_SQL, (relation, refs, timestamp_column, as_of))[0]
+            queries = [s.row(Q.training_set_sql, (relation, refs, timestamp_column, as_of))[0]
                        for s, relation in zip(opened, relations)]
             parts = list(pool.map(lambda job: job[0].read_all(job[1]), zip(opened, queries)))
     finally:
@@ -305,13 +290,13 @@ def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: lis
 
 def query_for_stored(s: Session, name: str, version: int | None) -> str:
     """The SELECT that rebuilds training set name@version (the current one by default)."""
-    return s.row(STORED, (name, version))[0]
+    return s.row(Q.training_set_query, (name, version))[0]
 
 
 def create(s: Session, name: str, spine: Any, refs: list[str], timestamp_column: str, as_of: Any,
            description: str | None) -> TrainingSetVersion:
     """Build and catalog a training set version in the server (committed)."""
     relation = spine_relation(s, spine, timestamp_column)
-    row = s.row(CREATE, (name, relation, refs, timestamp_column, utc(as_of), description))
+    row = s.row(Q.create_training_set, (name, relation, refs, timestamp_column, utc(as_of), description))
     s.commit()
     return TrainingSetVersion(*row)

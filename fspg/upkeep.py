@@ -6,17 +6,16 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from fspg.statements import Q
 
-MAINTAIN = "SELECT * FROM fs.maintain(%(ahead)s)"
-FORGET = "SELECT fs.forget(%(view)s, %(entity)s, %(reason)s)"
 
 
 def maintain(conn: psycopg.Connection, *, ahead: int = 2) -> list[dict[str, Any]]:
     """Create partitions ahead, adopt rows from default partitions, apply retention; one row per version."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(MAINTAIN, {"ahead": ahead}).fetchall()
+        return cur.execute(Q.maintain, {"ahead": ahead}).fetchall()
 
 
 def forget(conn: psycopg.Connection, view: str, entity: dict[str, Any], *, reason: str | None = None) -> int:
     """Erase one entity from every version of a view; returns the history rows deleted (logged in fs.erasure_log)."""
-    return conn.execute(FORGET, {"view": view, "entity": Jsonb(entity), "reason": reason}).fetchone()[0]
+    return conn.execute(Q.forget, {"view": view, "entity": Jsonb(entity), "reason": reason}).fetchone()[0]

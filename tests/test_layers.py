@@ -1,6 +1,6 @@
 """The import graph has layers and nothing points back up:
 
-    fspg.cli -> fspg.commands.* -> fspg.client (FeatureStore) -> the modules that talk to
+    fspg.cli -> fspg.commands.* -> fspg.client (FeatureStore, its methods in fspg.api.*) -> the modules that talk to
     the database (catalog, ingest, online, training, ...) and fspg.connection -> SQL.
 
 Commands hold no SQL and do not import psycopg; the modules under the client never import
@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fspg"
-TOP = {"fspg.cli", "fspg.commands", "fspg.client", "fspg.demo"}  # and fspg/__init__ (re-exports)
+TOP = {"fspg.cli", "fspg.commands", "fspg.client", "fspg.api", "fspg.demo"}  # and fspg/__init__ (re-exports)
 
 
 def _module(path: Path) -> str:

@@ -109,6 +109,162 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 1500 $$;
 COMMENT ON FUNCTION fs.max_features() IS 'How many features one feature view may have (history tables stay within PostgreSQL''s 1,600 columns).';
 
+CREATE OR REPLACE FUNCTION fs.view_settings(p_name text, p_spec jsonb, OUT ttl interval, OUT retention interval,
+                                             OUT partition_by text, OUT tags jsonb)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    partition_by := coalesce(p_spec ->> 'partition', 'month');
+    tags := coalesce(p_spec -> 'tags', '{}');
+    BEGIN
+        ttl := (p_spec ->> 'ttl')::interval;
+        retention := (p_spec ->> 'retention')::interval;
+    EXCEPTION WHEN data_exception THEN
+        RAISE EXCEPTION 'feature view %: ttl and retention must be intervals such as ''7 days'', got % and %',
+            p_name, p_spec -> 'ttl', p_spec -> 'retention' USING ERRCODE = 'YF008';
+    END;
+    IF ttl <= interval '0' OR retention <= interval '0' THEN
+        RAISE EXCEPTION 'feature view %: ttl and retention must be positive', p_name USING ERRCODE = 'YF008';
+    END IF;
+    IF partition_by NOT IN ('day', 'week', 'month', 'year') THEN
+        RAISE EXCEPTION 'feature view %: partition must be day, week, month or year, got %', p_name, partition_by
+            USING ERRCODE = 'YF008';
+    END IF;
+    IF jsonb_typeof(tags) <> 'object' THEN
+        RAISE EXCEPTION 'feature view %: tags must be a mapping, e.g. {experiment: exp-42}', p_name USING ERRCODE = 'YF008';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.view_settings(text, jsonb) IS 'A feature view definition''s ttl, retention, partition period and tags, checked (YF008).';
+
+CREATE OR REPLACE FUNCTION fs.view_features(p_name text, p_features jsonb, p_key_names text[])
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_features jsonb := '[]';
+    v_feature  jsonb;
+    v_fname    text;
+    v_dtype    text;
+BEGIN
+    IF jsonb_typeof(p_features) IS DISTINCT FROM 'array' OR jsonb_array_length(p_features) = 0 THEN
+        RAISE EXCEPTION 'feature view % has no features', p_name USING ERRCODE = 'YF008';
+    END IF;
+    -- A history table holds the keys, three columns of its own and the features, within
+    -- PostgreSQL's 1,600 columns.
+    IF jsonb_array_length(p_features) > fs.max_features() THEN
+        RAISE EXCEPTION 'feature view % has % features; at most % fit one view', p_name,
+            jsonb_array_length(p_features), fs.max_features()
+            USING ERRCODE = 'YF008', HINT = 'Split the features over several views of the same entity; a service joins them.';
+    END IF;
+    FOR v_feature IN SELECT jsonb_array_elements(p_features) LOOP
+        PERFORM fs.reject_unknown_fields(format('feature %s.%s', p_name, coalesce(v_feature ->> 'name', '?')),
+                                         v_feature, ARRAY['name', 'dtype', 'description', 'rules', 'index']);
+        v_fname := fs.check_name('feature', v_feature ->> 'name');
+        IF v_fname = ANY (fs.reserved_columns()) OR v_fname = ANY (p_key_names) THEN
+            RAISE EXCEPTION 'feature name %.% is reserved', p_name, v_fname
+                USING ERRCODE = 'YF002',
+                      DETAIL = format('Columns %s are taken by fspg and the entity key.',
+                                      array_to_string(fs.reserved_columns() || p_key_names, ', '));
+        END IF;
+        IF v_features @> jsonb_build_array(jsonb_build_object('name', v_fname)) THEN
+            RAISE EXCEPTION 'feature view % defines feature % twice', p_name, v_fname USING ERRCODE = 'YF004';
+        END IF;
+        v_dtype := fs.normalize_dtype(v_feature ->> 'dtype');
+        PERFORM fs.sql_type(v_dtype);  -- raises YF007 now for vector features without pgvector
+        v_features := v_features || jsonb_build_array(jsonb_build_object(
+            'name', v_fname, 'dtype', v_dtype,
+            'rules', fs.normalize_rules(v_fname, v_dtype, v_feature -> 'rules'))
+            || CASE WHEN v_feature ? 'index' THEN jsonb_build_object('index', fs.normalize_vector_index(v_fname, v_dtype, v_feature -> 'index'))
+                    ELSE '{}'::jsonb END);
+    END LOOP;
+    RETURN v_features;
+END
+$$;
+COMMENT ON FUNCTION fs.view_features(text, jsonb, text[]) IS 'A feature view definition''s features, checked and normalised (names, dtypes, rules, vector indexes).';
+
+CREATE OR REPLACE FUNCTION fs.update_view_in_place(p_view fs.feature_view, p_current fs.feature_view_version, p_spec jsonb,
+                                                   p_retention interval, p_drift jsonb, p_source jsonb)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- What changes without a new version: owner, descriptions, retention, drift
+    -- thresholds, a source's schedule.
+    IF p_view.owner IS NOT DISTINCT FROM p_spec ->> 'owner'
+       AND p_view.description IS NOT DISTINCT FROM p_spec ->> 'description'
+       AND p_current.retention IS NOT DISTINCT FROM p_retention
+       AND p_view.drift IS NOT DISTINCT FROM p_drift
+       AND NOT fs.source_schedule_changed(p_current.version_id, p_source)
+       AND NOT EXISTS (SELECT 1 FROM fs.feature f
+                         JOIN jsonb_array_elements(p_spec -> 'features') e ON e ->> 'name' = f.name
+                        WHERE f.version_id = p_current.version_id
+                          AND f.description IS DISTINCT FROM e ->> 'description') THEN
+        RETURN 'unchanged';
+    END IF;
+    UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description', drift = p_drift,
+                               updated_at = now()
+     WHERE view_id = p_view.view_id;
+    UPDATE fs.feature_view_version SET retention = p_retention WHERE version_id = p_current.version_id;
+    UPDATE fs.view_source SET refresh = (p_source ->> 'refresh')::interval, start_at = (p_source ->> 'start')::timestamptz
+     WHERE version_id = p_current.version_id;
+    UPDATE fs.feature f SET description = e ->> 'description'
+      FROM jsonb_array_elements(p_spec -> 'features') e
+     WHERE f.version_id = p_current.version_id AND f.name = e ->> 'name';
+    PERFORM fs.comment_version_tables(p_current.version_id);
+    IF p_current.version = p_view.current_version THEN
+        PERFORM fs.point_current_views(p_view.view_id);
+    END IF;
+    RETURN 'update';
+END
+$$;
+COMMENT ON FUNCTION fs.update_view_in_place(fs.feature_view, fs.feature_view_version, jsonb, interval, jsonb, jsonb) IS 'Applies what a definition changes without a new version (owner, descriptions, retention, drift, schedule); returns update or unchanged.';
+
+CREATE OR REPLACE FUNCTION fs.create_view_version(p_view fs.feature_view, p_version integer, p_definition jsonb,
+                                                  p_spec jsonb, p_settings jsonb, p_source jsonb)
+RETURNS integer
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version_id integer;
+BEGIN
+    -- A view's first version serves at once; a later one is staged: serving stays on the
+    -- promoted version until fspg promote (75_rollout.sql).
+    INSERT INTO fs.feature_view_version
+        (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table, staged)
+    VALUES (p_view.view_id, p_version, p_definition, (p_settings ->> 'ttl')::interval, p_settings ->> 'partition_by',
+            (p_settings ->> 'retention')::interval, p_settings -> 'tags',
+            fs.versioned_name(p_view.name, p_version), fs.versioned_name(p_view.name, p_version), p_version > 1)
+    RETURNING version_id INTO v_version_id;
+    INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
+    SELECT v_version_id, ord, f ->> 'name', f ->> 'dtype', src ->> 'description', f -> 'rules'
+      FROM jsonb_array_elements(p_definition -> 'features') WITH ORDINALITY AS t(f, ord)
+      JOIN jsonb_array_elements(p_spec -> 'features') src ON src ->> 'name' = f ->> 'name';
+
+    PERFORM fs.create_version_tables(v_version_id);
+    IF p_source IS NOT NULL THEN
+        INSERT INTO fs.view_source (version_id, query, refresh, start_at)
+        VALUES (v_version_id, p_source ->> 'query', (p_source ->> 'refresh')::interval, (p_source ->> 'start')::timestamptz);
+    END IF;
+    IF p_version = 1 THEN
+        UPDATE fs.feature_view SET current_version = p_version WHERE view_id = p_view.view_id;
+        PERFORM fs.point_current_views(p_view.view_id);
+    ELSE
+        PERFORM fs.install_stage_writes(p_view.view_id);
+    END IF;
+    IF p_definition ->> 'entity' IS NOT NULL THEN
+        INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
+        VALUES ('entity', p_definition ->> 'entity', 'feature_view', format('%s@%s', p_view.name, p_version));
+    END IF;
+    RETURN v_version_id;
+END
+$$;
+COMMENT ON FUNCTION fs.create_view_version(fs.feature_view, integer, jsonb, jsonb, jsonb, jsonb) IS 'Makes version N of a feature view: catalog rows, tables, source, views or dual writes, lineage.';
+
 CREATE OR REPLACE FUNCTION fs.apply_feature_view(p_spec jsonb)
 RETURNS TABLE (kind text, name text, version integer, action text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -120,22 +276,12 @@ DECLARE
     v_entity     text := p_spec ->> 'entity';
     v_entity_id  integer;
     v_key_names  text[] := '{}';
-    v_features   jsonb := '[]';
-    v_feature    jsonb;
-    v_fname      text;
-    v_dtype      text;
-    v_ttl        interval;
-    v_retention  interval;
-    v_partition  text := coalesce(p_spec ->> 'partition', 'month');
-    v_tags       jsonb := coalesce(p_spec -> 'tags', '{}');
+    v_settings   record;
     v_drift      jsonb := fs.normalize_drift(p_spec ->> 'name', p_spec -> 'drift');
     v_source     jsonb := fs.normalize_source(p_spec ->> 'name', p_spec -> 'source');
     v_definition jsonb;
     v_view       fs.feature_view%ROWTYPE;
     v_current    fs.feature_view_version%ROWTYPE;
-    v_version    integer;
-    v_version_id integer;
-    v_changed    boolean := false;
 BEGIN
     IF v_name LIKE '%\_\_%' THEN
         RAISE EXCEPTION 'invalid feature view name %', v_name
@@ -143,7 +289,6 @@ BEGIN
     END IF;
     PERFORM fs.reject_unknown_fields('feature view ' || v_name, p_spec,
         ARRAY['name', 'entity', 'owner', 'description', 'ttl', 'partition', 'retention', 'tags', 'drift', 'source', 'features']);
-
     IF v_entity IS NOT NULL THEN
         SELECT e.entity_id INTO v_entity_id FROM fs.entity e WHERE e.name = v_entity;
         IF v_entity_id IS NULL THEN
@@ -152,162 +297,53 @@ BEGIN
         END IF;
         SELECT array_agg(k.name ORDER BY k.position) INTO v_key_names FROM fs.entity_key k WHERE k.entity_id = v_entity_id;
     END IF;
-
-    BEGIN
-        v_ttl := (p_spec ->> 'ttl')::interval;
-        v_retention := (p_spec ->> 'retention')::interval;
-    EXCEPTION WHEN data_exception THEN
-        RAISE EXCEPTION 'feature view %: ttl and retention must be intervals such as ''7 days'', got % and %',
-            v_name, p_spec -> 'ttl', p_spec -> 'retention' USING ERRCODE = 'YF008';
-    END;
-    IF v_ttl <= interval '0' OR v_retention <= interval '0' THEN
-        RAISE EXCEPTION 'feature view %: ttl and retention must be positive', v_name USING ERRCODE = 'YF008';
-    END IF;
-    IF v_partition NOT IN ('day', 'week', 'month', 'year') THEN
-        RAISE EXCEPTION 'feature view %: partition must be day, week, month or year, got %', v_name, v_partition
-            USING ERRCODE = 'YF008';
-    END IF;
-    IF jsonb_typeof(v_tags) <> 'object' THEN
-        RAISE EXCEPTION 'feature view %: tags must be a mapping, e.g. {experiment: exp-42}', v_name USING ERRCODE = 'YF008';
-    END IF;
-
-    IF jsonb_typeof(p_spec -> 'features') IS DISTINCT FROM 'array' OR jsonb_array_length(p_spec -> 'features') = 0 THEN
-        RAISE EXCEPTION 'feature view % has no features', v_name USING ERRCODE = 'YF008';
-    END IF;
-    -- A history table holds the keys, three columns of its own and the features, within
-    -- PostgreSQL's 1,600 columns.
-    IF jsonb_array_length(p_spec -> 'features') > fs.max_features() THEN
-        RAISE EXCEPTION 'feature view % has % features; at most % fit one view', v_name,
-            jsonb_array_length(p_spec -> 'features'), fs.max_features()
-            USING ERRCODE = 'YF008', HINT = 'Split the features over several views of the same entity; a service joins them.';
-    END IF;
-    FOR v_feature IN SELECT jsonb_array_elements(p_spec -> 'features') LOOP
-        PERFORM fs.reject_unknown_fields(format('feature %s.%s', v_name, coalesce(v_feature ->> 'name', '?')),
-                                         v_feature, ARRAY['name', 'dtype', 'description', 'rules', 'index']);
-        v_fname := fs.check_name('feature', v_feature ->> 'name');
-        IF v_fname = ANY (fs.reserved_columns()) OR v_fname = ANY (v_key_names) THEN
-            RAISE EXCEPTION 'feature name %.% is reserved', v_name, v_fname
-                USING ERRCODE = 'YF002',
-                      DETAIL = format('Columns %s are taken by fspg and the entity key.',
-                                      array_to_string(fs.reserved_columns() || v_key_names, ', '));
-        END IF;
-        IF v_features @> jsonb_build_array(jsonb_build_object('name', v_fname)) THEN
-            RAISE EXCEPTION 'feature view % defines feature % twice', v_name, v_fname USING ERRCODE = 'YF004';
-        END IF;
-        v_dtype := fs.normalize_dtype(v_feature ->> 'dtype');
-        PERFORM fs.sql_type(v_dtype);  -- raises YF007 now for vector features without pgvector
-        v_features := v_features || jsonb_build_array(jsonb_build_object(
-            'name', v_fname, 'dtype', v_dtype,
-            'rules', fs.normalize_rules(v_fname, v_dtype, v_feature -> 'rules'))
-            || CASE WHEN v_feature ? 'index' THEN jsonb_build_object('index', fs.normalize_vector_index(v_fname, v_dtype, v_feature -> 'index'))
-                    ELSE '{}'::jsonb END);
-    END LOOP;
-
-    -- The definition identifies a version: equal definitions, same version.
-    v_definition := jsonb_build_object(
-        'entity', v_entity, 'ttl', v_ttl::text, 'partition', v_partition,
-        'tags', v_tags, 'features', v_features)
-        -- What a SQL-defined view computes is part of its identity; when it runs is not.
+    SELECT * INTO v_settings FROM fs.view_settings(v_name, p_spec);
+    -- The definition identifies a version: equal definitions, same version. What a
+    -- SQL-defined view computes is part of its identity; when it runs is not.
+    v_definition := jsonb_build_object('entity', v_entity, 'ttl', v_settings.ttl::text, 'partition', v_settings.partition_by,
+                                       'tags', v_settings.tags,
+                                       'features', fs.view_features(v_name, p_spec -> 'features', v_key_names))
         || CASE WHEN v_source IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('source', v_source -> 'query') END;
 
     kind := 'feature_view'; name := v_name;
     SELECT * INTO v_view FROM fs.feature_view fv WHERE fv.name = v_name FOR UPDATE;
-    IF FOUND THEN
-        IF v_view.entity_id IS DISTINCT FROM v_entity_id THEN
-            RAISE EXCEPTION 'feature view %: its entity cannot change (% to %)', v_name,
-                coalesce((SELECT e.name FROM fs.entity e WHERE e.entity_id = v_view.entity_id), 'none (global)'),
-                coalesce(v_entity, 'none (global)')
-                USING ERRCODE = 'YF008', HINT = 'Its versions are keyed by the entity; define a feature view with a new name.';
-        END IF;
-        -- The version this definition already is, if it is still written: the served
-        -- one, a staged one, or the previous one (which then becomes staged again).
-        SELECT * INTO v_current FROM fs.feature_view_version vv
-         WHERE vv.view_id = v_view.view_id AND vv.definition = v_definition
-           AND fs.version_stage(vv.version_id) IN ('promoted', 'staged', 'previous')
-         ORDER BY vv.version DESC LIMIT 1;
-        IF FOUND AND fs.version_stage(v_current.version_id) = 'previous' THEN
-            UPDATE fs.feature_view_version SET staged = true WHERE version_id = v_current.version_id;
-            UPDATE fs.feature_view SET previous_version = NULL WHERE view_id = v_view.view_id;
-            PERFORM fs.install_stage_writes(v_view.view_id);
-            version := v_current.version;
-            action := 'staged again';
-            RETURN NEXT;
-            RETURN;
-        END IF;
-        IF v_current.definition = v_definition THEN
-            version := v_current.version;
-            v_changed := v_view.owner IS DISTINCT FROM p_spec ->> 'owner'
-                      OR v_view.description IS DISTINCT FROM p_spec ->> 'description'
-                      OR v_current.retention IS DISTINCT FROM v_retention
-                      OR v_view.drift IS DISTINCT FROM v_drift
-                      OR fs.source_schedule_changed(v_current.version_id, v_source)
-                      OR EXISTS (SELECT 1 FROM fs.feature f
-                                   JOIN jsonb_array_elements(p_spec -> 'features') e ON e ->> 'name' = f.name
-                                  WHERE f.version_id = v_current.version_id
-                                    AND f.description IS DISTINCT FROM e ->> 'description');
-            IF v_changed THEN
-                UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description', drift = v_drift,
-                                           updated_at = now()
-                 WHERE view_id = v_view.view_id;
-                UPDATE fs.feature_view_version SET retention = v_retention WHERE version_id = v_current.version_id;
-                UPDATE fs.view_source SET refresh = (v_source ->> 'refresh')::interval, start_at = (v_source ->> 'start')::timestamptz
-                 WHERE version_id = v_current.version_id;
-                UPDATE fs.feature f SET description = e ->> 'description'
-                  FROM jsonb_array_elements(p_spec -> 'features') e
-                 WHERE f.version_id = v_current.version_id AND f.name = e ->> 'name';
-                PERFORM fs.comment_version_tables(v_current.version_id);
-                IF v_current.version = v_view.current_version THEN
-                    PERFORM fs.point_current_views(v_view.view_id);
-                END IF;
-                action := 'update';
-            ELSE
-                action := 'unchanged';
-            END IF;
-            RETURN NEXT;
-            RETURN;
-        END IF;
-        v_version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
-        UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description',
-                                   drift = v_drift, updated_at = now()
-         WHERE view_id = v_view.view_id;
-        action := 'new version';
-    ELSE
+    IF NOT FOUND THEN
         INSERT INTO fs.feature_view (name, entity_id, owner, description, drift)
         VALUES (v_name, v_entity_id, p_spec ->> 'owner', p_spec ->> 'description', v_drift)
         RETURNING * INTO v_view;
-        v_version := 1;
-        action := 'create';
+        PERFORM fs.create_view_version(v_view, 1, v_definition, p_spec, to_jsonb(v_settings), v_source);
+        RETURN QUERY SELECT kind, name, 1, 'create';
+        RETURN;
     END IF;
-
-    -- A view's first version serves at once; a later one is staged: serving stays on the
-    -- promoted version until fspg promote (75_rollout.sql).
-    INSERT INTO fs.feature_view_version
-        (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table, staged)
-    VALUES (v_view.view_id, v_version, v_definition, v_ttl, v_partition, v_retention, v_tags,
-            fs.versioned_name(v_name, v_version), fs.versioned_name(v_name, v_version), v_version > 1)
-    RETURNING version_id INTO v_version_id;
-    INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
-    SELECT v_version_id, ord, f ->> 'name', f ->> 'dtype', src ->> 'description', f -> 'rules'
-      FROM jsonb_array_elements(v_features) WITH ORDINALITY AS t(f, ord)
-      JOIN jsonb_array_elements(p_spec -> 'features') src ON src ->> 'name' = f ->> 'name';
-
-    PERFORM fs.create_version_tables(v_version_id);
-    IF v_source IS NOT NULL THEN
-        INSERT INTO fs.view_source (version_id, query, refresh, start_at)
-        VALUES (v_version_id, v_source ->> 'query', (v_source ->> 'refresh')::interval, (v_source ->> 'start')::timestamptz);
+    IF v_view.entity_id IS DISTINCT FROM v_entity_id THEN
+        RAISE EXCEPTION 'feature view %: its entity cannot change (% to %)', v_name,
+            coalesce((SELECT e.name FROM fs.entity e WHERE e.entity_id = v_view.entity_id), 'none (global)'),
+            coalesce(v_entity, 'none (global)')
+            USING ERRCODE = 'YF008', HINT = 'Its versions are keyed by the entity; define a feature view with a new name.';
     END IF;
-    IF v_version = 1 THEN
-        UPDATE fs.feature_view SET current_version = v_version WHERE view_id = v_view.view_id;
-        PERFORM fs.point_current_views(v_view.view_id);
-    ELSE
+    -- The version this definition already is, if it is still written: the served one, a
+    -- staged one, or the previous one (which then becomes staged again).
+    SELECT * INTO v_current FROM fs.feature_view_version vv
+     WHERE vv.view_id = v_view.view_id AND vv.definition = v_definition
+       AND fs.version_stage(vv.version_id) IN ('promoted', 'staged', 'previous')
+     ORDER BY vv.version DESC LIMIT 1;
+    IF FOUND AND fs.version_stage(v_current.version_id) = 'previous' THEN
+        UPDATE fs.feature_view_version SET staged = true WHERE version_id = v_current.version_id;
+        UPDATE fs.feature_view SET previous_version = NULL WHERE view_id = v_view.view_id;
         PERFORM fs.install_stage_writes(v_view.view_id);
+        RETURN QUERY SELECT kind, name, v_current.version, 'staged again';
+    ELSIF FOUND THEN
+        RETURN QUERY SELECT kind, name, v_current.version,
+                            fs.update_view_in_place(v_view, v_current, p_spec, v_settings.retention, v_drift, v_source);
+    ELSE
+        UPDATE fs.feature_view SET owner = p_spec ->> 'owner', description = p_spec ->> 'description',
+                                   drift = v_drift, updated_at = now()
+         WHERE view_id = v_view.view_id
+        RETURNING * INTO v_view;
+        version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
+        PERFORM fs.create_view_version(v_view, version, v_definition, p_spec, to_jsonb(v_settings), v_source);
+        RETURN QUERY SELECT kind, name, version, 'new version';
     END IF;
-    IF v_entity IS NOT NULL THEN
-        INSERT INTO fs.lineage_edge (source_kind, source_name, target_kind, target_name)
-        VALUES ('entity', v_entity, 'feature_view', format('%s@%s', v_name, v_version));
-    END IF;
-    version := v_version;
-    RETURN NEXT;
 END
 $$;
 COMMENT ON FUNCTION fs.apply_feature_view(jsonb) IS 'Creates a feature view, a new version of it, or updates its metadata, from a definition like the YAML one; returns the action taken.';

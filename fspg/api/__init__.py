@@ -1,0 +1,1 @@
+"""FeatureStore's methods by area, one module each; ``fspg.client`` composes them."""

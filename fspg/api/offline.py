@@ -1,0 +1,109 @@
+"""The offline store: validated writes, reads at a moment, the ingest log, quarantine, upkeep."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from fspg import ingest, ingestlog, offline, upkeep
+from fspg.api.base import StoreBase
+from fspg.connection import side_dsn
+from fspg.ingest import IngestResult
+from fspg.statements import Q
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class OfflineMethods(StoreBase):
+    """The offline store: validated writes, reads at a moment, the ingest log, quarantine, upkeep."""
+
+    def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
+                     batch_key: str | None = None, max_quarantined: float | None = None, chunk_rows: int = 65_536,
+                     progress: Callable[[int], None] | None = None, skip_unchanged: bool = False) -> IngestResult:
+        """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
+
+        ``data``: a dict of columns, a pyarrow Table/RecordBatch/RecordBatchReader, or a
+        pandas or polars DataFrame, with the view's key columns and any of its features.
+        ``timestamp`` stamps every row's event_ts when the data has no event_ts column
+        (naive datetimes are UTC). ``mode="quarantine"`` keeps the good rows and sets the
+        bad ones aside with the rules they broke; ``mode="strict"`` writes nothing if any
+        row is bad. The batch lands whole or not at all; every row is accounted for:
+        ``rows_in == inserted + quarantined``.
+
+        ``batch_key`` makes retries safe: a second batch with a key already on record for
+        that view version writes nothing and returns the first batch's result (``path ==
+        "existing"``), also when both run at once (the second waits for the first).
+        ``max_quarantined`` (a count of rows, or a fraction below 1) fails the batch like
+        strict mode when more rows are bad: nothing is written, ``BatchRejected``.
+        ``skip_unchanged=True`` counts rows whose values history already holds as the
+        newest for their entity and moment as ``unchanged`` instead of writing them again
+        (a re-sent snapshot adds only what changed).
+        """
+        self._check_serving_epoch()
+        with self.connection() as conn:
+            return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
+                                       max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress,
+                                       cache=self._write_cache, skip_unchanged=skip_unchanged)
+
+    def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
+                   entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
+        """The feature values in effect at ``timestamp`` (default now): one row per entity.
+
+        The newest row with ``event_ts <= timestamp`` within the view's TTL wins, ties
+        broken by created_ts. ``as_of`` only sees rows the store had learned by then (it
+        waits until that moment is settled). ``entities`` (a list of keys, a dict of key
+        columns or an Arrow table) returns one row per entity in that order, NULL where
+        nothing is in effect. Reads committed data through its own connection.
+        """
+        with self.connection() as conn:
+            query, table = offline.build_query(conn, "load_batch", name, at=offline.utc(timestamp), limit=limit,
+                                               entities=entities, features=features, as_of=as_of)
+            dsn = side_dsn(self.dsn, conn)
+        return offline.read_arrow(dsn, query, table)
+
+    def load_history(self, name: str, start: Any = None, end: Any = None, *, entities: Any = None,
+                     features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
+        """Raw history rows of ``name`` with ``start <= event_ts < end``, corrections included, oldest first."""
+        with self.connection() as conn:
+            query, table = offline.build_query(conn, "history", name, start=offline.utc(start), end=offline.utc(end),
+                                               entities=entities, features=features, as_of=as_of)
+            dsn = side_dsn(self.dsn, conn)
+        return offline.read_arrow(dsn, query, table)
+
+    def batches(self, name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """The ingest log, newest first: rows in, inserted, quarantined, reasons, who, when."""
+        with self.connection() as conn:
+            return ingestlog.batches(conn, view=name, limit=limit)
+
+    def quarantine(self, batch_id: int | None = None, *, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """Quarantined rows of one batch, or (without ``batch_id``) a summary per batch."""
+        with self.connection() as conn:
+            if batch_id is None:
+                return ingestlog.quarantine_summary(conn, view=name)
+            return ingestlog.quarantine_rows(conn, batch_id, limit=limit)
+
+    def replay_quarantine(self, batch_id: int, *, into: str | None = None, mode: str = "quarantine") -> IngestResult:
+        """Re-validate a batch's quarantined rows (after a fix) into ``into`` (default: the view's newest staged version, else the served one)."""
+        with self.connection() as conn:
+            return ingest.replay(conn, batch_id, view=into, mode=mode)
+
+    def schedule(self, cron: str = "*/5 * * * *") -> int:
+        """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.
+        Raises ``ExtensionMissing`` where pg_cron is not installed."""
+        with self.connection() as conn:
+            return conn.execute(Q.schedule_with_pg_cron, {"cron": cron}).fetchone()[0]
+
+    def rebuild_online(self, name: str) -> dict[str, Any]:
+        """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
+        with self.connection() as conn:
+            row = conn.execute(Q.rebuild_online, {"view": name}).fetchone()
+        return {"feature_view": row[0], "version": row[1], "entities": row[2], "removed": row[3]}
+
+    def maintain(self, ahead: int = 2) -> list[dict[str, Any]]:
+        """Partition upkeep and retention for every active version (also run by ``fspg maintain`` or pg_cron)."""
+        with self.connection() as conn:
+            return upkeep.maintain(conn, ahead=ahead)
+
+    def forget(self, name: str, entity: dict[str, Any], *, reason: str | None = None) -> int:
+        """Erase one entity from every version of a view (right to erasure); logged. Returns history rows deleted."""
+        with self.connection() as conn:
+            return upkeep.forget(conn, name, entity, reason=reason)

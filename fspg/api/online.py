@@ -1,0 +1,116 @@
+"""Online lookups: features, services and models for a batch of entities, one round trip."""
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any, Iterator
+
+import psycopg
+
+from fspg import online
+from fspg.api.base import StoreBase, split_ref
+from fspg.connection import make_pool
+from fspg.errors import InvalidArgument, mapped_errors
+from fspg.statements import Q
+
+#: seconds between checks whether a promote elsewhere changed what unpinned lookups mean
+SERVING_EPOCH_INTERVAL = 1.0
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+class OnlineMethods(StoreBase):
+    """Online lookups: features, services and models for a batch of entities, one round trip."""
+
+    def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                            service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
+                            with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict]":
+        """Latest feature values for a batch of entities, in one round trip.
+
+        Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``), a feature
+        ``service``, or a registered ``model`` (``NAME`` or ``NAME@V``): exactly the feature
+        view versions that model version was trained with (default: its newest active
+        version), however the views have moved on since. ``entities``: a dict of key columns (``{"user_id": [1, 2]}``), a
+        list of dicts, an Arrow table, or a list of keys for single-key requests; at most
+        10,000. Rows come back in request order (entities without values as NULLs):
+        the key columns, then one column per feature (``view__feature`` where two views
+        share a name); a value older than its view's TTL is NULL. ``with_event_ts`` adds
+        ``<view>__event_ts`` columns. Reads go to a replica when the store has some.
+        """
+        if sum(x is not None for x in (features, service, model)) != 1:
+            raise InvalidArgument("name exactly one of features, service or model")
+        if service is not None and "@" in service:
+            service, service_version = split_ref(service, service_version)
+        if model is not None:
+            features = self._model_refs(*split_ref(model, model_version))
+        statement = self._online_statement(features, service, service_version)
+        arrays, _ = online.key_arrays(statement, entities)
+        with self._read_connection() as conn:
+            cursor = online.lookup(conn, statement, arrays)
+            if as_dicts:
+                rows = cursor.fetchall()
+                names = [d.name for d in cursor.description]
+                keep = [i for i, n in enumerate(names) if with_event_ts or not n.endswith("__event_ts")]
+                return [{names[i]: row[i] for i in keep} for row in rows]
+            return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
+
+    def _model_refs(self, model: str, version: int | None) -> list[str]:
+        # A model version is immutable: its pinned references are looked up once. Without
+        # a version the newest active one is asked for each time (it changes on register).
+        key = ("model", model, version)
+        refs = self._statements.get(key) if version is not None else None
+        if refs is None:
+            with self.connection() as conn:
+                refs = conn.execute(Q.model_refs, {"name": model, "version": version}).fetchone()[0]
+            if version is not None:
+                self._statements[key] = refs
+        return refs
+
+    def _check_serving_epoch(self) -> None:
+        # A lookup statement (and the write cache) names the versions it was built for. A
+        # promote, rollback or new service version elsewhere changes what unpinned names
+        # mean: look at most once a second whether that happened, and rebuild if so.
+        now = time.monotonic()
+        if now - self._epoch_checked < SERVING_EPOCH_INTERVAL:
+            return
+        with self.connection() as conn:
+            epoch = conn.execute(Q.serving_epoch).fetchone()[0]
+        self._epoch_checked = now
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._statements.clear()
+            self._write_cache.clear()
+
+    def _online_statement(self, features, service, version) -> "online.OnlineStatement":
+        # Built once on the primary (replicas have no catalog), then reused.
+        self._check_serving_epoch()
+        key = (tuple(features) if features else None, service, version)
+        statement = self._statements.get(key)
+        if statement is None:
+            with self.connection() as conn:
+                statement = (online.statement_for_features(conn, features) if features
+                             else online.statement_for_service(conn, service, version))
+            self._statements[key] = statement
+        return statement
+
+    @contextlib.contextmanager
+    def _read_connection(self) -> Iterator[psycopg.Connection]:
+        """A connection for online reads: a replica's when configured, else the primary's."""
+        if not self._replica_dsns:
+            with self.connection() as conn:
+                yield conn
+            return
+        if self._replica_pool is None:
+            self._replica_pool = make_pool(self._replica_dsns[0])
+        with mapped_errors(), self._replica_pool.connection() as conn:
+            yield conn
+
+    def nearest(self, name: str, feature: str, vector: Any, k: int = 10, *,
+                filters: dict[str, Any] | None = None) -> "pa.Table":
+        """The ``k`` entities whose vector ``feature`` is nearest to ``vector`` (online values
+        within the TTL), with their distance and features; ``filters`` are feature equalities.
+        The metric is the feature's index metric (l2 unless declared)."""
+        with self._read_connection() as conn:
+            return online.nearest(conn, name, feature, vector, k, filters)
