@@ -209,7 +209,7 @@ def _event_days(batches: BatchSource, shaper: BatchShaper) -> list[dt.datetime] 
     the staging path quarantines them. (The history table's constraints are the exact
     test; this one only saves a doomed copy.)"""
     if shaper.stamp is not None:
-        from fspg.offline import utc
+        from fspg.times import utc
 
         lo = hi = utc(shaper.stamp)
         days = [lo.replace(hour=0, minute=0, second=0, microsecond=0)]

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from fspg.connection import to_uri
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
-from fspg.times import utc  # noqa: F401 (the one reader of moments; offline.utc for callers)
+from fspg.times import utc
 from fspg.statements import Q
 
 ENTITY_TABLE = "fs_entities"

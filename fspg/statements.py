@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from importlib import resources
 from types import MappingProxyType
-from typing import Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import psycopg
 
 _ENTRY = re.compile(r"^-- name: (?P<name>[a-z_][a-z0-9_]*)\n-- (?P<description>[^\n]+)\n(?P<sql>.*?);\s*$",
                     re.DOTALL | re.MULTILINE)
@@ -46,6 +49,19 @@ class Statements:
     def names(self) -> list[str]:
         """Every statement's name."""
         return sorted(self._statements)
+
+
+def one(conn: "psycopg.Connection[Any]", query: str, params: Any = None) -> Any:
+    """The one row ``query`` returns (every statement used so returns exactly one)."""
+    row = conn.execute(query, params).fetchone()
+    if row is None:
+        raise LookupError(f"the statement returned no row: {query[:80]}")
+    return row
+
+
+def scalar(conn: "psycopg.Connection[Any]", query: str, params: Any = None) -> Any:
+    """The first value of the one row ``query`` returns."""
+    return one(conn, query, params)[0]
 
 
 _STATEMENTS, _DESCRIPTIONS = _load()

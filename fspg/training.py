@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from fspg.arrow import to_source
 from fspg.connection import to_uri
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
-from fspg.offline import utc
+from fspg.times import utc
 from fspg.statements import Q
 
 SPINE_TABLE = "fs_spine"

@@ -4,31 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, ingest, online
+from fspg import catalog, ingest
 from fspg.connection import DSN_ENV, connection_dsn, dsn_from_engine, make_pool, resolve_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
 if TYPE_CHECKING:
     import sqlalchemy
+
+    from fspg import rollout
     from psycopg_pool import ConnectionPool
 
 
 class StoreBase:
-    """A feature store in one PostgreSQL database.
-
-    Args:
-        dsn: libpq DSN (URI or key=value). Default: ``$FSPG_DSN``, else the embedded server.
-        engine: an SQLAlchemy Engine on PostgreSQL to take the DSN from instead.
-        pool: an open psycopg_pool.ConnectionPool to borrow connections from.
-        connection: a psycopg connection whose transaction fspg's calls join.
-        auto_migrate: migrate before first use. Default: only for the embedded server,
-            which fspg owns; a server given by DSN is migrated with ``fspg migrate``.
-        replicas: DSNs of serving replicas; online lookups read from them.
-    """
+    """Where a FeatureStore connects and what it keeps between calls; ``fspg.client``
+    documents the arguments."""
 
     def __init__(
         self,
@@ -51,8 +44,9 @@ class StoreBase:
         self._ready = pool is not None or connection is not None
         # Online lookups go to the first replica when given (fspg replica add makes them).
         self._replica_dsns = list(replicas or [])
-        self._replica_pool = None
-        self._statements: dict[tuple, online.OnlineStatement] = {}
+        self._replica_pool: ConnectionPool | None = None
+        # Lookup statements by request, and a model version's pinned references.
+        self._statements: dict[tuple[Any, ...], Any] = {}
         self._epoch: str | None = None
         self._epoch_checked = float("-inf")
         self._write_cache = ingest.WriteCache()
@@ -63,11 +57,12 @@ class StoreBase:
         """The DSN this store connects to (resolving it starts the embedded server if needed)."""
         if self._dsn is None:
             if self._pool is not None:
-                self._dsn = self._pool.conninfo
+                self._dsn = str(self._pool.conninfo)
             elif self._connection is not None:
                 self._dsn = connection_dsn(self._connection)
             else:
                 self._dsn = resolve_dsn(None)
+        assert self._dsn is not None
         return self._dsn
 
     def _ensure_ready(self) -> None:
@@ -94,6 +89,7 @@ class StoreBase:
             if self._connection is not None:
                 yield self._connection
             else:
+                assert self._pool is not None
                 with self._pool.connection() as conn:
                     yield conn
 
@@ -110,8 +106,21 @@ class StoreBase:
     def __enter__(self) -> "StoreBase":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+    if TYPE_CHECKING:
+        # Methods of one area that another calls (fspg.client composes the areas).
+        def promote(self, ref: str, *, force: bool = False) -> rollout.Switch: ...
+        def backfill(self, ref: str, *, from_version: int | None = None, start: Any = None, end: Any = None,
+                     on_step: Callable[[rollout.BackfillStep], None] | None = None) -> rollout.BackfillStep: ...
+        def sync_replicas(self) -> list[str]: ...
+        def rebuild_online(self, name: str) -> dict[str, Any]: ...
+        def materialize(self, name: str, start: Any = None, end: Any = None, *, chunk: Any = None,
+                        on_window: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]: ...
+        def lineage(self, obj: str, direction: str = "both") -> list[dict[str, Any]]: ...
+        def models(self, name: str | None = None) -> list[dict[str, Any]]: ...
+        def _check_serving_epoch(self) -> None: ...
 
     def migrate(self) -> str:
         """Migrate the database to the newest schema; returns the revision."""

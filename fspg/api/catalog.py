@@ -12,7 +12,7 @@ from fspg.statements import Q
 class CatalogMethods(StoreBase):
     """Defining and describing features: apply, list, describe, deprecate, lineage."""
 
-    def apply(self, source: str | Path | dict, *, dry_run: bool = False,
+    def apply(self, source: str | Path | dict[str, Any], *, dry_run: bool = False,
               promote: bool = False) -> list[definitions.PlanStep]:
         """Apply definitions from a YAML file, a directory of them, or a mapping of the same shape.
 

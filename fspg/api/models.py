@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fspg import models, offline
+from fspg import models
 from fspg.api.base import StoreBase, split_ref
 from fspg.errors import InvalidArgument
 from fspg.statements import Q
+from fspg.times import utc
 
 
 class ModelMethods(StoreBase):
@@ -14,7 +15,7 @@ class ModelMethods(StoreBase):
 
     def register_model(self, name: str, version: int | None = None, *, training_set: str | None = None,
                        features: list[str] | None = None, experiment: str | None = None,
-                       params: dict | None = None, metrics: dict | None = None,
+                       params: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
                        description: str | None = None) -> dict[str, Any]:
         """Register model ``name`` version ``version`` (default: the next) with the features it
         was trained on: a stored ``training_set`` (``name`` or ``name@v``) or a ``features``
@@ -64,8 +65,8 @@ class ModelMethods(StoreBase):
         count, nulls, min, max, mean, stddev, 101 quantiles (``median`` is the 50th),
         distinct values, histogram. Stored."""
         with self.connection() as conn:
-            rows = models.rows(conn, Q.compute_stats, {"view": name, "start": offline.utc(start),
-                                                    "end": offline.utc(end), "source": source})
+            rows = models.rows(conn, Q.compute_stats, {"view": name, "start": utc(start),
+                                                    "end": utc(end), "source": source})
         for row in rows:
             quantiles = row.get("quantiles") or []
             row["median"] = quantiles[50] if len(quantiles) > 50 else None
@@ -79,10 +80,10 @@ class ModelMethods(StoreBase):
         versions cover unless ``start``/``end`` say otherwise."""
         with self.connection() as conn:
             return models.rows(conn, Q.compare_versions, {"view": name, "base": base, "new": new,
-                                                      "start": offline.utc(start), "end": offline.utc(end)})
+                                                      "start": utc(start), "end": utc(end)})
 
     def training_serving_skew(self, name: str, *, start: Any = None, end: Any = None) -> list[dict[str, Any]]:
         """Skew between a view's history (training time, optionally [start, end]) and what its
         online table serves now, per feature, in the shape of ``compare_versions``."""
         with self.connection() as conn:
-            return models.rows(conn, Q.training_serving_skew, {"view": name, "start": offline.utc(start), "end": offline.utc(end)})
+            return models.rows(conn, Q.training_serving_skew, {"view": name, "start": utc(start), "end": utc(end)})

@@ -7,7 +7,8 @@ from fspg import ingest, ingestlog, offline, upkeep
 from fspg.api.base import StoreBase
 from fspg.connection import side_dsn
 from fspg.ingest import IngestResult
-from fspg.statements import Q
+from fspg.statements import Q, one, scalar
+from fspg.times import utc
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,7 +56,7 @@ class OfflineMethods(StoreBase):
         nothing is in effect. Reads committed data through its own connection.
         """
         with self.connection() as conn:
-            query, table = offline.build_query(conn, "load_batch", name, at=offline.utc(timestamp), limit=limit,
+            query, table = offline.build_query(conn, "load_batch", name, at=utc(timestamp), limit=limit,
                                                entities=entities, features=features, as_of=as_of)
             dsn = side_dsn(self.dsn, conn)
         return offline.read_arrow(dsn, query, table)
@@ -64,7 +65,7 @@ class OfflineMethods(StoreBase):
                      features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
         """Raw history rows of ``name`` with ``start <= event_ts < end``, corrections included, oldest first."""
         with self.connection() as conn:
-            query, table = offline.build_query(conn, "history", name, start=offline.utc(start), end=offline.utc(end),
+            query, table = offline.build_query(conn, "history", name, start=utc(start), end=utc(end),
                                                entities=entities, features=features, as_of=as_of)
             dsn = side_dsn(self.dsn, conn)
         return offline.read_arrow(dsn, query, table)
@@ -90,12 +91,12 @@ class OfflineMethods(StoreBase):
         """Register maintenance and due refreshes as the pg_cron job ``fspg-maintain``; returns its id.
         Raises ``ExtensionMissing`` where pg_cron is not installed."""
         with self.connection() as conn:
-            return conn.execute(Q.schedule_with_pg_cron, {"cron": cron}).fetchone()[0]
+            return int(scalar(conn, Q.schedule_with_pg_cron, {"cron": cron}))
 
     def rebuild_online(self, name: str) -> dict[str, Any]:
         """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
         with self.connection() as conn:
-            row = conn.execute(Q.rebuild_online, {"view": name}).fetchone()
+            row = one(conn, Q.rebuild_online, {"view": name})
         return {"feature_view": row[0], "version": row[1], "entities": row[2], "removed": row[3]}
 
     def maintain(self, ahead: int = 2) -> list[dict[str, Any]]:

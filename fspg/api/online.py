@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Literal, overload
 
 import psycopg
 
@@ -11,7 +11,7 @@ from fspg import online
 from fspg.api.base import StoreBase, split_ref
 from fspg.connection import make_pool
 from fspg.errors import InvalidArgument, mapped_errors
-from fspg.statements import Q
+from fspg.statements import Q, scalar
 
 #: seconds between checks whether a promote elsewhere changed what unpinned lookups mean
 SERVING_EPOCH_INTERVAL = 1.0
@@ -23,10 +23,23 @@ if TYPE_CHECKING:
 class OnlineMethods(StoreBase):
     """Online lookups: features, services and models for a batch of entities, one round trip."""
 
+    # One result type per call: a table, or with as_dicts=True a list of dicts.
+    @overload
     def get_online_features(self, features: list[str] | None = None, *, entities: Any,
                             service: str | None = None, service_version: int | None = None,
                             model: str | None = None, model_version: int | None = None,
-                            with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict]":
+                            with_event_ts: bool = False, as_dicts: Literal[False] = False) -> "pa.Table": ...
+
+    @overload
+    def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                            service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
+                            with_event_ts: bool = False, as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+
+    def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                            service: str | None = None, service_version: int | None = None,
+                            model: str | None = None, model_version: int | None = None,
+                            with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict[str, Any]]":
         """Latest feature values for a batch of entities, in one round trip.
 
         Name ``features`` (``view.feature``, ``view@2.feature``, ``view.*``), a feature
@@ -51,7 +64,7 @@ class OnlineMethods(StoreBase):
             cursor = online.lookup(conn, statement, arrays)
             if as_dicts:
                 rows = cursor.fetchall()
-                names = [d.name for d in cursor.description]
+                names = [d.name for d in cursor.description or []]
                 keep = [i for i, n in enumerate(names) if with_event_ts or not n.endswith("__event_ts")]
                 return [{names[i]: row[i] for i in keep} for row in rows]
             return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
@@ -63,10 +76,10 @@ class OnlineMethods(StoreBase):
         refs = self._statements.get(key) if version is not None else None
         if refs is None:
             with self.connection() as conn:
-                refs = conn.execute(Q.model_refs, {"name": model, "version": version}).fetchone()[0]
+                refs = scalar(conn, Q.model_refs, {"name": model, "version": version})
             if version is not None:
                 self._statements[key] = refs
-        return refs
+        return list(refs)
 
     def _check_serving_epoch(self) -> None:
         # A lookup statement (and the write cache) names the versions it was built for. A
@@ -76,14 +89,15 @@ class OnlineMethods(StoreBase):
         if now - self._epoch_checked < SERVING_EPOCH_INTERVAL:
             return
         with self.connection() as conn:
-            epoch = conn.execute(Q.serving_epoch).fetchone()[0]
+            epoch = scalar(conn, Q.serving_epoch)
         self._epoch_checked = now
         if epoch != self._epoch:
             self._epoch = epoch
             self._statements.clear()
             self._write_cache.clear()
 
-    def _online_statement(self, features, service, version) -> "online.OnlineStatement":
+    def _online_statement(self, features: list[str] | None, service: str | None,
+                          version: int | None) -> "online.OnlineStatement":
         # Built once on the primary (replicas have no catalog), then reused.
         self._check_serving_epoch()
         key = (tuple(features) if features else None, service, version)
@@ -91,7 +105,7 @@ class OnlineMethods(StoreBase):
         if statement is None:
             with self.connection() as conn:
                 statement = (online.statement_for_features(conn, features) if features
-                             else online.statement_for_service(conn, service, version))
+                             else online.statement_for_service(conn, service or "", version))
             self._statements[key] = statement
         return statement
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from fspg import catalog, offline, rollout
+from fspg import catalog, rollout
+from fspg.times import utc
 from fspg.api.base import StoreBase
 
 
@@ -51,8 +52,8 @@ class RolloutMethods(StoreBase):
             return rollout.BackfillStep(0, len(windows), len(windows), sum(w.get("rows_in", 0) for w in windows),
                                         sum(w.get("inserted", 0) for w in windows),
                                         sum(w.get("quarantined", 0) for w in windows), datetime.now(timezone.utc))
-        return rollout.backfill(self.connection, ref, from_version=from_version, start=offline.utc(start),
-                                end=offline.utc(end), on_step=on_step)
+        return rollout.backfill(self.connection, ref, from_version=from_version, start=utc(start),
+                                end=utc(end), on_step=on_step)
 
     def rollout_status(self, view: str | None = None) -> list[dict[str, Any]]:
         """Every version (of ``view``, or all) with its stage (promoted, staged, previous,

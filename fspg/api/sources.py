@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable
 
-from fspg import models, offline
+from fspg import models
 from fspg.api.base import StoreBase
 from fspg.statements import Q
+from fspg.times import utc
 
 if TYPE_CHECKING:
 
@@ -35,7 +36,7 @@ class SourceMethods(StoreBase):
         with self.connection() as conn:
             if not sources.has_source(conn, name):
                 return [self.rebuild_online(name)]
-        return sources.materialize(self.connection, name, offline.utc(start), offline.utc(end),
+        return sources.materialize(self.connection, name, utc(start), utc(end),
                                    sources.as_interval(chunk), on_window)
 
     def run_due_sources(self) -> list[dict[str, Any]]:
