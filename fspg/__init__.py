@@ -30,14 +30,34 @@ from fspg.errors import (
     ValidationError,
 )
 
+from fspg.results import ModelVersion, OnlineRebuild, TrainingSetCheck, WindowResult
+
 if TYPE_CHECKING:
     from fspg.client import FeatureStore, FeatureStoreClient
+    from fspg.definitions import PlanStep
+    from fspg.ingest import IngestResult
+    from fspg.rollout import BackfillStep, Switch
+    from fspg.training import TrainingSetVersion
+
+# Imported when first asked for: the client pulls in pyarrow and the pool.
+_LAZY = {"FeatureStore": "fspg.client", "FeatureStoreClient": "fspg.client", "IngestResult": "fspg.ingest",
+         "TrainingSetVersion": "fspg.training", "PlanStep": "fspg.definitions", "Switch": "fspg.rollout",
+         "BackfillStep": "fspg.rollout"}
 
 __version__ = "0.1.0"
 
 __all__ = [
     "FeatureStore",
     "FeatureStoreClient",
+    "BackfillStep",
+    "IngestResult",
+    "ModelVersion",
+    "OnlineRebuild",
+    "PlanStep",
+    "Switch",
+    "TrainingSetCheck",
+    "TrainingSetVersion",
+    "WindowResult",
     "BatchRejected",
     "Conflict",
     "ConnectionFailed",
@@ -60,11 +80,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The client pulls in pyarrow and the pool; import it only when asked for.
-    if name in ("FeatureStore", "FeatureStoreClient"):
-        from fspg import client
+    if name in _LAZY:
+        import importlib
 
-        return getattr(client, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'fspg' has no attribute {name!r}")
 
 

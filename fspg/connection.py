@@ -7,7 +7,7 @@ flag or the ``dsn=`` argument), else ``$FSPG_DSN``, else the embedded server und
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -169,6 +169,14 @@ def dsn_from_engine(engine: "sqlalchemy.Engine") -> str:
     }
     params.update({k: v for k, v in url.query.items() if isinstance(v, str)})
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+
+def arrow_connect(dsn: str) -> Any:
+    """An ADBC (Arrow) connection with the same credentials and role as ``dsn``: for reads
+    and training-set sessions that stream Arrow batches."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    return adbc.connect(to_uri(dsn))
 
 
 def to_uri(dsn: str) -> str:

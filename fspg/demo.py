@@ -214,14 +214,14 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
     verified = store.verify_training_set("fraud_train", made.version)
     echo(f"  a late value for user {user} arrives (spend_7d {correction} -> {fresh} in a fresh join);"
          f" fraud_train@{made.version} rebuilt: same rows {again.equals(first)},"
-         f" same hash {verified['identical']} ({verified['content_hash']})")
+         f" same hash {verified.identical} ({verified.content_hash})")
     echo(f"  in SQL: SELECT * FROM {made.relation}")
 
     step("13. models: register_model('fraud', training_set='fraud_train', experiment='exp-42', metrics=...)")
     model = store.register_model("fraud", training_set=f"fraud_train@{made.version}", experiment="exp-42",
                                  params={"max_depth": 6, "trees": 300}, metrics={"auc": 0.912, "recall_at_1pct": 0.61})
-    echo(f"  {model['action']} fraud@{model['version']}: {len(model['features'])} pinned features,"
-         f" {', '.join(model['features'][:3])}, ...")
+    echo(f"  {model.action} fraud@{model.version}: {len(model.features)} pinned features,"
+         f" {', '.join(model.features[:3])}, ...")
     served = store.get_online_features(model="fraud", entities={"user_id": [1, 2], "merchant_id": [1001, 1002]})
     echo("  get_online_features(model='fraud', entities=...) serves exactly those versions:")
     echo(table(served.to_pylist(), served.column_names))
@@ -238,8 +238,8 @@ def training_and_models(store, now: dt.datetime, step: Callable[[str], float], e
     stats = store.compute_stats("user_stats")
     echo(table(stats, ["feature", "row_count", "nulls", "mean", "median", "distinct_count"]))
 
-    step(f"16. lineage: fspg lineage model:fraud@{model['version']} --up")
-    echo(table(store.lineage(f"model:fraud@{model['version']}", "up"), ["direction", "depth", "kind", "name"]))
+    step(f"16. lineage: fspg lineage model:fraud@{model.version} --up")
+    echo(table(store.lineage(f"model:fraud@{model.version}", "up"), ["direction", "depth", "kind", "name"]))
 
 
 def staged_change(store, dsn: str, features: Path, now: dt.datetime, step: Callable[[str], float],
@@ -322,12 +322,12 @@ def sources_and_cdc(store, dsn: str, now: dt.datetime, step: Callable[[str], flo
         conn.execute("GRANT SELECT ON public.payments TO fs_source")
     windows = store.materialize("daily_spend")  # from its high-water mark (first: source.start) to now
     for window in windows:
-        echo(f"  window [{window['window_start']:%Y-%m-%d %H:%M}, {window['window_end']:%Y-%m-%d %H:%M}): {window['rows_in']:,} rows"
-             f" from the query, {window['unchanged']:,} unchanged, {window['inserted']:,} inserted,"
-             f" {window['quarantined']:,} quarantined")
+        echo(f"  window [{window.window_start:%Y-%m-%d %H:%M}, {window.window_end:%Y-%m-%d %H:%M}): {window.rows_in:,} rows"
+             f" from the query, {window.unchanged:,} unchanged, {window.inserted:,} inserted,"
+             f" {window.quarantined:,} quarantined")
     if windows:
-        again = store.materialize("daily_spend", windows[-1]["window_start"], windows[-1]["window_end"])[0]
-        echo(f"  the same window again: {again['unchanged']:,} unchanged, {again['inserted']:,} inserted (idempotent)")
+        again = store.materialize("daily_spend", windows[-1].window_start, windows[-1].window_end)[0]
+        echo(f"  the same window again: {again.unchanged:,} unchanged, {again.inserted:,} inserted (idempotent)")
     spend = store.get_online_features(["daily_spend.spend_1d", "daily_spend.payments_1d"], entities=[1, 2, 3])
     echo(table(spend.to_pylist(), spend.column_names))
 

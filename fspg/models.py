@@ -8,8 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 from psycopg.types.json import Jsonb
+from fspg.results import ModelVersion
 from fspg.statements import Q
 
 
@@ -22,9 +23,12 @@ def rows(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[d
 
 def register(conn: psycopg.Connection, name: str, version: int | None, *, training_set: str | None,
              features: list[str] | None, experiment: str | None, params: dict | None, metrics: dict | None,
-             description: str | None) -> dict[str, Any]:
-    """Register a model version; the row says its version, action and pinned features."""
-    return rows(conn, Q.register_model, {
-        "name": name, "version": version, "training_set": training_set,
-        "features": list(features) if features is not None else None, "experiment": experiment,
-        "params": Jsonb(params or {}), "metrics": Jsonb(metrics or {}), "description": description})[0]
+             description: str | None) -> ModelVersion:
+    """Register a model version: its version, action and pinned features."""
+    with conn.cursor(row_factory=class_row(ModelVersion)) as cur:
+        row = cur.execute(Q.register_model, {
+            "name": name, "version": version, "training_set": training_set,
+            "features": list(features) if features is not None else None, "experiment": experiment,
+            "params": Jsonb(params or {}), "metrics": Jsonb(metrics or {}), "description": description}).fetchone()
+    assert row is not None
+    return row

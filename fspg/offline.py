@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import psycopg
 import pyarrow as pa
 
-from fspg.connection import to_uri
+from fspg.connection import arrow_connect
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.times import utc
 from fspg.statements import Q
@@ -43,12 +43,10 @@ def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table
 def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_name: str = ENTITY_TABLE) -> pa.Table:
     """Run ``query`` through ADBC and return the whole result as an Arrow table; ``entities``
     is first uploaded as the temp table ``table_name``."""
-    import adbc_driver_postgresql.dbapi as adbc
-
     import adbc_driver_manager
 
     try:
-        with adbc.connect(to_uri(dsn)) as conn, conn.cursor() as cur:
+        with arrow_connect(dsn) as conn, conn.cursor() as cur:
             if entities is not None:
                 cur.adbc_ingest(table_name, entities, mode="create", temporary=True)
             cur.execute(query)

@@ -7,6 +7,7 @@ are plain aligned text at full width, so ``grep`` and ``awk`` see whole cells.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -25,6 +26,7 @@ def table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
     from rich.console import Console
     from rich.table import Table
 
+    rows = [_as_dict(row) for row in rows]
     on_terminal = sys.stdout.isatty()
     grid = Table(box=box.SIMPLE_HEAD if on_terminal else None, show_edge=False, pad_edge=False,
                  header_style="bold" if on_terminal else "", collapse_padding=True)
@@ -58,14 +60,23 @@ def cell(value: Any) -> str:
     return str(value)
 
 
+def _as_dict(value: Any) -> Any:
+    """A result dataclass as a dict; anything else as it is."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     return str(value)
 
 
 def emit_json(value: Any) -> None:
     """Print a list of objects as JSON (a single object becomes a list of one; dates as ISO 8601)."""
-    if isinstance(value, dict):
+    if isinstance(value, dict) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
         value = [value]
     click.echo(json.dumps(value, indent=2, default=_plain))

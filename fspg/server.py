@@ -319,10 +319,11 @@ class EmbeddedServer:
                                   + (f"\n{log}" if log else ""))
 
     def _ensure_database(self, info: ServerInfo) -> None:
-        import psycopg
         from psycopg import sql
 
-        with psycopg.connect(info.dsn_for("postgres"), autocommit=True) as conn:
+        from fspg.connection import connect
+
+        with connect(info.dsn_for("postgres"), autocommit=True) as conn:
             exists = conn.execute(Q.database_exists, [DATABASE]).fetchone()
             if not exists:
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))

@@ -14,9 +14,10 @@ from typing import Any, Callable, ContextManager
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from fspg.errors import InvalidArgument, SourceFailed
+from fspg.results import WindowResult
 from fspg.statements import Q
 
 _UNITS = {"s": "seconds", "sec": "seconds", "second": "seconds", "min": "minutes", "minute": "minutes",
@@ -43,7 +44,7 @@ def as_interval(value: Any) -> dt.timedelta | None:
 
 def materialize(connection: Callable[[], ContextManager[psycopg.Connection]], view: str, start: dt.datetime | None,
                 end: dt.datetime | None, chunk: dt.timedelta | None,
-                on_window: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+                on_window: Callable[[WindowResult], None] | None = None) -> list[WindowResult]:
     """Materialize [start, end) of a SQL-defined view, in windows of ``chunk`` (one transaction each)."""
     end = end or dt.datetime.now(dt.timezone.utc)
     windows = [(start, end)]
@@ -60,7 +61,7 @@ def materialize(connection: Callable[[], ContextManager[psycopg.Connection]], vi
     done = []
     for window_start, window_end in windows:
         try:
-            with connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            with connection() as conn, conn.cursor(row_factory=class_row(WindowResult)) as cur:
                 row = cur.execute(Q.materialize_source, {"view": view, "start": window_start, "end": window_end}).fetchone()
         except SourceFailed as err:
             with connection() as conn:  # the failed window rolled back; note why, in a transaction of its own

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fspg.arrow import to_source
-from fspg.connection import to_uri
+from fspg.connection import arrow_connect
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.times import utc
 from fspg.statements import Q
@@ -136,10 +136,8 @@ class Session:
     """One ADBC connection for one training-set request; database errors become fspg errors."""
 
     def __init__(self, dsn: str, render: Callable[[str, tuple], str]):
-        import adbc_driver_postgresql.dbapi as adbc
-
         self._render = render
-        self._conn = adbc.connect(to_uri(dsn))
+        self._conn = arrow_connect(dsn)
         self._cur = self._conn.cursor()
         self._cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         # Each spine row's lookups are distinct (entity, moment) pairs: a memo of them

@@ -11,7 +11,7 @@ from fspg import errors
 
 REPO = Path(__file__).resolve().parent.parent
 PUBLIC = ["fspg/__init__.py", "fspg/client.py", "fspg/api", "fspg/errors.py", "fspg/times.py", "fspg/statements.py",
-          "fspg/output.py", "fspg/progress.py"]
+          "fspg/output.py", "fspg/progress.py", "fspg/results.py"]
 
 
 def test_the_store_and_every_error_are_importable_from_fspg():
@@ -22,6 +22,9 @@ def test_the_store_and_every_error_are_importable_from_fspg():
     assert len(documented) > 10
     assert [name for name in documented if name not in dir(fspg) or getattr(fspg, name) is not getattr(errors, name)] == []
     assert (REPO / "fspg" / "py.typed").exists()
+    for name in ("IngestResult", "TrainingSetVersion", "ModelVersion", "WindowResult", "OnlineRebuild",
+                 "TrainingSetCheck", "PlanStep", "Switch", "BackfillStep"):
+        assert name in dir(fspg) and isinstance(getattr(fspg, name), type), name
 
 
 def test_public_modules_pass_mypy_strict():

@@ -5,6 +5,7 @@ from typing import Any
 
 from fspg import models
 from fspg.api.base import StoreBase, split_ref
+from fspg.results import ModelVersion
 from fspg.errors import InvalidArgument
 from fspg.statements import Q
 from fspg.times import utc
@@ -16,7 +17,7 @@ class ModelMethods(StoreBase):
     def register_model(self, name: str, version: int | None = None, *, training_set: str | None = None,
                        features: list[str] | None = None, experiment: str | None = None,
                        params: dict[str, Any] | None = None, metrics: dict[str, Any] | None = None,
-                       description: str | None = None) -> dict[str, Any]:
+                       description: str | None = None) -> ModelVersion:
         """Register model ``name`` version ``version`` (default: the next) with the features it
         was trained on: a stored ``training_set`` (``name`` or ``name@v``) or a ``features``
         list, pinned to the view versions current now. Serving by model then reads exactly

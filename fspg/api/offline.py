@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from fspg import ingest, ingestlog, offline, upkeep
 from fspg.api.base import StoreBase
+from fspg.results import OnlineRebuild
 from fspg.connection import side_dsn
 from fspg.ingest import IngestResult
 from fspg.statements import Q, one, scalar
@@ -93,11 +94,10 @@ class OfflineMethods(StoreBase):
         with self.connection() as conn:
             return int(scalar(conn, Q.schedule_with_pg_cron, {"cron": cron}))
 
-    def rebuild_online(self, name: str) -> dict[str, Any]:
+    def rebuild_online(self, name: str) -> OnlineRebuild:
         """Rebuild the online table of ``name`` (view or view@N) from its history; idempotent, safe during writes."""
         with self.connection() as conn:
-            row = one(conn, Q.rebuild_online, {"view": name})
-        return {"feature_view": row[0], "version": row[1], "entities": row[2], "removed": row[3]}
+            return OnlineRebuild(*one(conn, Q.rebuild_online, {"view": name}))
 
     def maintain(self, ahead: int = 2) -> list[dict[str, Any]]:
         """Partition upkeep and retention for every active version (also run by ``fspg maintain`` or pg_cron)."""

@@ -7,6 +7,7 @@ from typing import Any, Callable
 from fspg import catalog, rollout
 from fspg.times import utc
 from fspg.api.base import StoreBase
+from fspg.results import WindowResult
 
 
 class RolloutMethods(StoreBase):
@@ -48,10 +49,10 @@ class RolloutMethods(StoreBase):
         with self.connection() as conn:
             sourced = rollout.has_source(conn, ref)
         if sourced:
-            windows = self.materialize(ref, start, end)
-            return rollout.BackfillStep(0, len(windows), len(windows), sum(w.get("rows_in", 0) for w in windows),
-                                        sum(w.get("inserted", 0) for w in windows),
-                                        sum(w.get("quarantined", 0) for w in windows), datetime.now(timezone.utc))
+            windows = [w for w in self.materialize(ref, start, end) if isinstance(w, WindowResult)]
+            return rollout.BackfillStep(0, len(windows), len(windows), sum(w.rows_in for w in windows),
+                                        sum(w.inserted for w in windows), sum(w.quarantined for w in windows),
+                                        datetime.now(timezone.utc))
         return rollout.backfill(self.connection, ref, from_version=from_version, start=utc(start),
                                 end=utc(end), on_step=on_step)
 

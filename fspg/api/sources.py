@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from fspg import models
 from fspg.api.base import StoreBase
+from fspg.results import MaterializeStep, WindowResult
 from fspg.statements import Q
 from fspg.times import utc
 
@@ -17,7 +18,7 @@ class SourceMethods(StoreBase):
     """Where data comes from: SQL-defined views, source databases, CDC."""
 
     def materialize(self, name: str, start: Any = None, end: Any = None, *, chunk: Any = None,
-                    on_window: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+                    on_window: Callable[[WindowResult], None] | None = None) -> list[MaterializeStep]:
         """Bring ``name`` (view or view@N) up to date from where its data comes from.
 
         A SQL-defined view (``source:`` in its definition) runs its source query for event
@@ -26,7 +27,7 @@ class SourceMethods(StoreBase):
         has unchanged are skipped, so a window can be re-run. ``chunk`` (a timedelta or
         ``"1 day"``) splits a long backfill into windows of that size, one transaction
         each: interrupted, the finished windows stay and ``materialize(name)`` resumes.
-        One dict per window (rows_in = unchanged + inserted + quarantined).
+        One ``WindowResult`` per window (rows_in = unchanged + inserted + quarantined).
 
         A view without a source has its online table rebuilt from history instead
         (``rebuild_online``).
@@ -36,8 +37,8 @@ class SourceMethods(StoreBase):
         with self.connection() as conn:
             if not sources.has_source(conn, name):
                 return [self.rebuild_online(name)]
-        return sources.materialize(self.connection, name, utc(start), utc(end),
-                                   sources.as_interval(chunk), on_window)
+        return list(sources.materialize(self.connection, name, utc(start), utc(end),
+                                        sources.as_interval(chunk), on_window))
 
     def run_due_sources(self) -> list[dict[str, Any]]:
         """Materialize the next window of every SQL-defined view whose refresh is due."""

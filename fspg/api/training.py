@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from fspg import models
 from fspg.api.base import StoreBase, split_ref
+from fspg.results import TrainingSetCheck
 from fspg.connection import side_dsn
-from fspg.statements import Q
+from fspg.statements import Q, one
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -120,12 +121,12 @@ class TrainingMethods(StoreBase):
         with self.connection() as conn:
             return models.rows(conn, Q.training_sets, {"name": name})
 
-    def verify_training_set(self, name: str, version: int | None = None) -> dict[str, Any]:
+    def verify_training_set(self, name: str, version: int | None = None) -> TrainingSetCheck:
         """Rebuild a stored training set (``NAME`` or ``NAME@V``) in the server and compare its
         content hash with the recorded one (``identical``)."""
         name, version = split_ref(name, version)
         with self.connection() as conn:
-            return models.rows(conn, Q.verify_training_set, {"name": name, "version": version})[0]
+            return TrainingSetCheck(*one(conn, Q.verify_training_set, {"name": name, "version": version}))
 
 
 def _training_request(spine: Any, features: list[str] | None, service: str | None, service_version: int | None,

@@ -90,7 +90,7 @@ def models_register(ctx: click.Context, name: str, version: int | None, training
     with store(ctx) as fs:
         row = fs.register_model(name, version, training_set=training_set, features=split(features),
                                 experiment=experiment, params=params, metrics=metrics, description=description)
-    emit_one(row, as_json, f"{row['action']:<10} model {row['name']}@{row['version']}: {', '.join(row['features'])}")
+    emit_one(row.as_dict(), as_json, f"{row.action:<10} model {row.name}@{row.version}: {', '.join(row.features)}")
 
 
 @models.command(name="archive")

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from fspg.commands.common import MOMENT, emit_rows, json_option, store
+from fspg.results import OnlineRebuild
 
 
 @click.command()
@@ -42,14 +43,14 @@ def materialize(ctx: click.Context, name: str | None, start: dt.datetime | None,
         else:
             rows = list(fs.materialize(name, start, end, chunk=chunk, on_window=echo))
             for row in rows:
-                if "entities" in row:
+                if isinstance(row, OnlineRebuild):
                     echo(row)
     if as_json:
         emit_rows(rows, True)
 
 
-def _echo_step(row: dict[str, Any]) -> None:
-    if "entities" in row:
+def _echo_step(row: Any) -> None:
+    if isinstance(row, OnlineRebuild):
         click.echo(f"{row['feature_view']}@{row['version']}: {row['entities']:,} online rows written,"
                    f" {row['removed']:,} stale rows removed")
         return

@@ -114,10 +114,10 @@ def training_set_verify(ctx: click.Context, name: str, as_json: bool) -> None:
     """Rebuild NAME[@V] in the server and compare its content hash with the recorded one (exit 1 if not identical)."""
     with store(ctx) as fs:
         result = fs.verify_training_set(name)
-    verdict = "identical" if result["identical"] else "DIFFERENT"
-    emit_one(result, as_json, f"{result['name']}@{result['version']}: {verdict} ({result['row_count']:,} rows,"
-                              f" hash {result['content_hash']}, recorded {result['recorded_hash']})")
-    if not result["identical"]:
+    verdict = "identical" if result.identical else "DIFFERENT"
+    emit_one(result.as_dict(), as_json, f"{result.name}@{result.version}: {verdict} ({result.row_count:,} rows,"
+                                        f" hash {result.content_hash}, recorded {result.recorded_hash})")
+    if not result.identical:
         ctx.exit(1)
 
 
