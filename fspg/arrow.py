@@ -49,6 +49,7 @@ class ViewColumn:
     name: str
     role: str
     dtype: str
+    sql_type: str  #: the column's type in SQL, as fs.sql_type names it
 
 
 class BatchSource:
@@ -219,6 +220,7 @@ class BatchShaper:
         an int feature whose values all fit in int32), staged as that type."""
         by_name = {c.name: c for c in columns}
         self.dtypes = {c.name: c.dtype for c in columns}
+        self.sql_types = {c.name: c.sql_type for c in columns}
         unknown = [n for n in source.names if n not in by_name]
         if unknown:
             raise SchemaMismatch(

@@ -128,7 +128,7 @@ def view_target(conn: psycopg.Connection, view: str, cache: WriteCache | None = 
     if cache is not None and view in cache.views:
         return cache.views[view]
     rows = conn.execute(Q.view_columns, {"view": view}).fetchall()
-    target = ViewTarget(rows[0][3], rows[0][4], [ViewColumn(*row[:3]) for row in rows])
+    target = ViewTarget(rows[0][4], rows[0][5], [ViewColumn(*row[:4]) for row in rows])
     if cache is not None:
         cache.views[view] = target
     return target
@@ -250,7 +250,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
         return None
     _ensure_partitions(conn, target.version_id, days, cache)
     if (batch_key is None and batches.table is not None and batches.table.num_rows <= PIPELINED_ROWS
-            and all(shaper.dtypes[f.name] in _PG_TYPES for f in shaper.data_schema)):
+            and all(shaper.dtypes[f.name] in PIPELINED_DTYPES for f in shaper.data_schema)):
         return _pipelined(conn, view, target, batches, shaper, mode=mode, source=source, progress=progress)
     started_at = dt.datetime.now(dt.timezone.utc)
     encoder = ArrowToPostgresBinaryEncoder(shaper.data_schema.append(_batch_id_field()))
@@ -373,14 +373,14 @@ def _constant(value: int, rows: int):
     return pa.repeat(pa.scalar(value, pa.int64()), rows)
 
 
-_PG_TYPES = {"bool": "boolean", "int": "integer", "bigint": "bigint", "float4": "real", "float8": "double precision",
-             "text": "text", "timestamp": "timestamp with time zone", "date": "date"}
+# dtypes a pipelined INSERT sends as typed arrays unambiguously (not numeric, uuid, jsonb,
+# vectors or arrays of arrays): other batches take COPY.
+PIPELINED_DTYPES = frozenset({"bool", "int", "bigint", "float4", "float8", "text", "timestamp", "date"})
 
 
 def _pg_type(shaper: BatchShaper, name: str) -> str:
-    dtype = shaper.dtypes[name]
-    base = dtype.removesuffix("[]")
-    return _PG_TYPES[base] + ("[]" if dtype.endswith("[]") else "")
+    """The column's SQL type, as the catalog names it (fs.sql_type: one owner of type names)."""
+    return shaper.sql_types[name]
 
 
 def replay(conn: psycopg.Connection, batch_id: int, *, view: str | None = None, mode: str = "quarantine") -> IngestResult:

@@ -438,8 +438,8 @@ SELECT fs.vector_dimension(dtype) FROM fs.view_columns(%(view)s) WHERE name = %(
 SELECT * FROM fs.verify_training_set(%(name)s, %(version)s);
 
 -- name: view_columns
--- The columns a view name means now: keys and features with dtypes, and the history table.
-SELECT c.name, c.role, c.dtype, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c JOIN fs.feature_view_version vv USING (version_id);
+-- The columns a view name means now: keys and features with dtypes and SQL types, and the history table.
+SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c JOIN fs.feature_view_version vv USING (version_id);
 
 -- name: wal_level
 -- The server's wal_level.
