@@ -7,9 +7,10 @@ error to the right class and keeps the original as ``__cause__``.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 
 class FspgError(Exception):
@@ -193,6 +194,10 @@ def _sqlstate_in(text: str) -> str | None:
 @contextlib.contextmanager
 def mapped_errors() -> Iterator[None]:
     """Re-raise database errors fspg knows as their fspg.errors class (the cause chained)."""
+    # psycopg is imported where a database is used, not with the package: `fspg --help`
+    # and `import fspg` stay fast (psycopg's import alone takes 0.3 s).
+    import psycopg
+
     try:
         yield
     except psycopg.Error as err:

@@ -1,6 +1,8 @@
 """The offline store: validated writes, reads at a moment, the ingest log, quarantine, upkeep."""
 from __future__ import annotations
 
+import contextlib
+
 from typing import TYPE_CHECKING, Any, Callable
 
 from fspg import ingest, ingestlog, offline, upkeep
@@ -20,7 +22,7 @@ class OfflineMethods(StoreBase):
 
     def insert_batch(self, name: str, data: Any, timestamp: Any = None, *, mode: str = "quarantine",
                      batch_key: str | None = None, max_quarantined: float | None = None, chunk_rows: int = 65_536,
-                     progress: Callable[[int], None] | None = None, skip_unchanged: bool = False) -> IngestResult:
+                     progress: Callable[[int], None] | bool = False, skip_unchanged: bool = False) -> IngestResult:
         """Validate and append a batch of feature values to ``name`` (``view`` or ``view@N``).
 
         ``data``: a dict of columns, a pyarrow Table/RecordBatch/RecordBatchReader, or a
@@ -39,12 +41,24 @@ class OfflineMethods(StoreBase):
         ``skip_unchanged=True`` counts rows whose values history already holds as the
         newest for their entity and moment as ``unchanged`` instead of writing them again
         (a re-sent snapshot adds only what changed).
+
+        ``progress=True`` draws a progress bar (rows, rate, elapsed, ETA) in a notebook or
+        on a terminal; a callable is called with each chunk's row count instead.
+
+        >>> fs.insert_batch("user_stats", {"user_id": [1], "spend_7d": [9.5]}, timestamp="now").inserted
+        1
         """
         self._check_serving_epoch()
-        with self.connection() as conn:
-            return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
-                                       max_quarantined=max_quarantined, chunk_rows=chunk_rows, progress=progress,
-                                       cache=self._write_cache, skip_unchanged=skip_unchanged)
+        with contextlib.ExitStack() as stack:
+            if progress is True:
+                from fspg.progress import Progress
+
+                progress = stack.enter_context(Progress(f"{name}"))
+            with self.connection() as conn:
+                return ingest.insert_batch(conn, name, data, timestamp=timestamp, mode=mode, batch_key=batch_key,
+                                           max_quarantined=max_quarantined, chunk_rows=chunk_rows,
+                                           progress=progress or None, cache=self._write_cache,
+                                           skip_unchanged=skip_unchanged)
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
                    entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":

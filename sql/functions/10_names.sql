@@ -21,7 +21,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     -- 48 characters leave room for the __v<N> and partition suffixes under 63.
-    IF p_name IS NULL OR p_name !~ '^[a-z_][a-z0-9_]{0,47}$' THEN
+    IF p_name IS NULL OR p_name !~ '^[a-z_][a-z0-9_]*$' OR length(p_name) > 48 THEN
         RAISE EXCEPTION 'invalid % name %', p_kind, coalesce(quote_literal(p_name), 'NULL')
             USING ERRCODE = 'YF001',
                   DETAIL = 'Names must match ^[a-z_][a-z0-9_]{0,47}$: lower-case letters, digits and underscores, starting with a letter or underscore, at most 48 characters.',
@@ -44,9 +44,11 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_parts text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]{0,47})(?:@([1-9][0-9]{0,8}))?$');
+    -- Unbounded repetition, then the lengths: a counted one ({0,47}) costs PostgreSQL's
+    -- regex engine ~30 us a call, and this runs on every write's path.
+    v_parts text[] := regexp_match(p_ref, '^([a-z_][a-z0-9_]*)(?:@([1-9][0-9]*))?$');
 BEGIN
-    IF v_parts IS NULL THEN
+    IF v_parts IS NULL OR length(v_parts[1]) > 48 OR length(v_parts[2]) > 9 THEN
         RAISE EXCEPTION 'invalid % reference %', p_kind, coalesce(quote_literal(p_ref), 'NULL')
             USING ERRCODE = 'YF001', HINT = 'Write NAME or NAME@N with N a positive number, e.g. user_stats@2.';
     END IF;
