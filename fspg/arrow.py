@@ -221,11 +221,8 @@ class BatchShaper:
         by_name = {c.name: c for c in columns}
         self.dtypes = {c.name: c.dtype for c in columns}
         self.sql_types = {c.name: c.sql_type for c in columns}
-        unknown = [n for n in source.names if n not in by_name]
-        if unknown:
-            raise SchemaMismatch(
-                f"unknown column(s) {', '.join(unknown)} for feature view {view}",
-                hint=f"{view} has columns {', '.join(by_name)}; fspg never drops data silently")
+        if any(n not in by_name for n in source.names):
+            raise ColumnsMismatch(list(source.names))
         duplicated = {n for n in source.names if source.names.count(n) > 1}
         if duplicated:
             raise SchemaMismatch(f"column(s) {', '.join(sorted(duplicated))} appear twice")
@@ -235,8 +232,7 @@ class BatchShaper:
                    if c.role in ("key", "event_ts") and c.name not in source.names
                    and not (c.name == "event_ts" and self.stamp is not None)]
         if missing:
-            raise SchemaMismatch(f"missing column(s) {', '.join(missing)} for feature view {view}",
-                                 hint="every row needs the entity key columns and event_ts (or pass timestamp=)")
+            raise ColumnsMismatch(list(source.names) + (["event_ts"] if self.stamp is not None else []))
         fields = [pa.field(n, (narrow or {}).get(n) or staging_type(n, source.field(n).type, by_name[n].dtype))
                   for n in source.names]
         if self.stamp is not None:
@@ -282,6 +278,15 @@ class BatchShaper:
         arrays.append(reasons.array())
         self._next_row += batch.num_rows
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+class ColumnsMismatch(Exception):
+    """The batch's columns do not fit the view; ``fs.check_batch_columns`` says how (the
+    rule and its message live in SQL)."""
+
+    def __init__(self, columns: list[str]):
+        super().__init__(", ".join(columns))
+        self.columns = columns
 
 
 class NeedsStaging(Exception):

@@ -28,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from fspg.arrow import BatchShaper, BatchSource, NeedsStaging, ViewColumn, narrowable, to_source
+from fspg.arrow import BatchShaper, BatchSource, ColumnsMismatch, NeedsStaging, ViewColumn, narrowable, to_source
 from fspg.values import text_staged
 from fspg.progress import new_phase
 from fspg.statements import Q
@@ -162,7 +162,11 @@ def insert_batch(
     columns = target.columns
     narrow = (narrowable(batches, columns) | text_staged(batches, {c.name: c.dtype for c in columns})
               if batches.rewindable else {})
-    shaper = BatchShaper(batches.schema, columns, view=view, timestamp=timestamp, narrow=narrow)
+    try:
+        shaper = BatchShaper(batches.schema, columns, view=view, timestamp=timestamp, narrow=narrow)
+    except ColumnsMismatch as mismatch:
+        conn.execute(Q.check_batch_columns, {"view": view, "columns": mismatch.columns})
+        raise  # not reached: the check raises the error that says what is wrong
     if batch_key is not None:
         with conn.transaction():
             done = _existing(conn, view, batch_key)

@@ -77,6 +77,10 @@ SELECT s.subenabled AS enabled, st.received_lsn::text, st.latest_end_lsn::text, 
 -- Check a replica's name.
 SELECT fs.check_name('replica', %(name)s);
 
+-- name: check_batch_columns
+-- Raise the error that says which of a batch's columns do not fit the view (unknown, or a key or event_ts missing).
+SELECT fs.check_batch_columns(%(view)s, %(columns)s);
+
 -- name: compare_versions
 -- Drift of one version of a view against another, per feature.
 SELECT * FROM fs.compare_versions(%(view)s, %(base)s, %(new)s, %(start)s, %(end)s);

@@ -44,6 +44,34 @@ SET search_path = pg_catalog, pg_temp
 AS $$ SELECT 1000 $$;
 COMMENT ON FUNCTION fs.max_key_bytes() IS 'The longest text key (in bytes) a batch may carry: history and online index every key, and a btree entry holds about 2,700 bytes.';
 
+CREATE OR REPLACE FUNCTION fs.check_batch_columns(p_view text, p_columns text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_unknown text;
+    v_missing text;
+BEGIN
+    SELECT string_agg(n, ', ') INTO v_unknown
+      FROM unnest(p_columns) n WHERE NOT EXISTS (SELECT 1 FROM fs.view_columns(p_view) c WHERE c.name = n);
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION 'unknown column(s) % for feature view %', v_unknown, p_view
+            USING ERRCODE = 'YF011',
+                  DETAIL = format('%s has columns %s.', p_view, (SELECT string_agg(c.name, ', ') FROM fs.view_columns(p_view) c)),
+                  HINT = 'Drop or rename the extra columns; fspg never drops data silently.';
+    END IF;
+    SELECT string_agg(c.name, ', ') INTO v_missing
+      FROM fs.view_columns(p_view) c WHERE c.role IN ('key', 'event_ts') AND c.name <> ALL (p_columns);
+    IF v_missing IS NOT NULL THEN
+        RAISE EXCEPTION 'missing column(s) % for feature view %', v_missing, p_view
+            USING ERRCODE = 'YF010',
+                  HINT = 'Every row needs the entity key columns and event_ts (or pass timestamp= to stamp every row).';
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.check_batch_columns(text, text[]) IS 'The one rule for a batch''s columns: none unknown to the view, every key and event_ts present (YF011, YF010).';
+
 CREATE OR REPLACE FUNCTION fs.ingest_query(p_version_id integer, p_staging regclass, p_future timestamptz,
                                            OUT typed_query text, OUT bad_predicate text, OUT reasons_expr text,
                                            OUT history_columns text, OUT typed_columns text)
@@ -77,8 +105,6 @@ DECLARE
     v_dim     integer;
     v_select  text[] := '{}';
     v_checks  text[] := '{}';   -- reason, predicate, reason, predicate, ...
-    v_unknown text;
-    v_missing text;
     v_parsed  text;
     v_client  boolean;
 BEGIN
@@ -87,23 +113,8 @@ BEGIN
     v_staged := p_columns;
     v_client := v_staged @> '[{"name": "fs_reasons"}]';
 
-    SELECT string_agg(s ->> 'name', ', ') INTO v_unknown
-      FROM jsonb_array_elements(v_staged) s
-     WHERE s ->> 'name' NOT IN ('fs_row', 'fs_reasons') AND NOT EXISTS (SELECT 1 FROM fs.view_columns(v_ref) c WHERE c.name = s ->> 'name');
-    IF v_unknown IS NOT NULL THEN
-        RAISE EXCEPTION 'unknown column(s) % for feature view %', v_unknown, v_ref
-            USING ERRCODE = 'YF011',
-                  DETAIL = format('%s has columns %s.', v_ref, (SELECT string_agg(c.name, ', ') FROM fs.view_columns(v_ref) c)),
-                  HINT = 'Drop or rename the extra columns; fspg never drops data silently.';
-    END IF;
-    SELECT string_agg(c.name, ', ') INTO v_missing
-      FROM fs.view_columns(v_ref) c
-     WHERE c.role IN ('key', 'event_ts') AND NOT v_staged @> jsonb_build_array(jsonb_build_object('name', c.name));
-    IF v_missing IS NOT NULL THEN
-        RAISE EXCEPTION 'missing column(s) % for feature view %', v_missing, v_ref
-            USING ERRCODE = 'YF010',
-                  HINT = 'Every row needs the entity key columns and event_ts (the client stamps event_ts from timestamp=).';
-    END IF;
+    PERFORM fs.check_batch_columns(v_ref, ARRAY(SELECT s ->> 'name' FROM jsonb_array_elements(v_staged) s
+                                                  WHERE s ->> 'name' NOT IN ('fs_row', 'fs_reasons')));
 
     history_columns := '';
     typed_columns := '';

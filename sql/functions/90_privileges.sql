@@ -63,6 +63,7 @@ GRANT EXECUTE ON FUNCTION fs.is_valid_input(text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.valid_input_sql(text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.integer_fits(text, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.check_name(text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.check_batch_columns(text, text[]) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.cdc_name(text) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.reserved_columns() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.rule_checks(text, text, jsonb, text) TO fs_reader;
