@@ -81,6 +81,9 @@ SELECT fs.check_name('replica', %(name)s);
 -- Raise the error that says which of a batch's columns do not fit the view (unknown, or a key or event_ts missing).
 SELECT fs.check_batch_columns(%(view)s, %(columns)s);
 
+-- (fs.ingest, fs.log_direct_batch and fs.replay_quarantine return fs.batch_result rows:
+-- batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, unchanged.)
+
 -- name: compare_versions
 -- Drift of one version of a view against another, per feature.
 SELECT * FROM fs.compare_versions(%(view)s, %(base)s, %(new)s, %(start)s, %(end)s);
@@ -163,7 +166,7 @@ SELECT * FROM fs.import_source_tables(%(name)s, %(schema)s);
 
 -- name: ingest_staged
 -- Validate a staged batch and append it: good rows to history, bad ones to quarantine.
-SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, unchanged FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric, %(skip_unchanged)s);
+SELECT * FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric, %(skip_unchanged)s);
 
 -- name: is_superuser
 -- Whether the current role is a superuser.
@@ -187,11 +190,11 @@ SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s,
 
 -- name: log_direct_batch
 -- Log a batch copied straight into history (the history trigger counted its rows).
-SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0 FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s, %(batch_key)s);
+SELECT * FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s, %(batch_key)s);
 
 -- name: log_opened_batch
 -- Log the batch opened in this transaction (fspg.open_batch) after a direct or pipelined write.
-SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0 FROM fs.log_direct_batch(current_setting('fspg.open_batch')::bigint, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s);
+SELECT * FROM fs.log_direct_batch(current_setting('fspg.open_batch')::bigint, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s);
 
 -- name: maintain
 -- Partition upkeep and retention for every active version.
@@ -312,7 +315,7 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 
 -- name: replay_quarantine
 -- Re-validate a batch's quarantined rows into a view version, as a new batch.
-SELECT batch_id, feature_view, version, rows_in, inserted, quarantined, reasons, 0 FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s);
+SELECT * FROM fs.replay_quarantine(%(batch_id)s, %(view)s, %(mode)s);
 
 -- name: replica_ddl
 -- The statements that give a replica the online schema, in order.

@@ -15,6 +15,7 @@ SHIPPED = {
     "0006_security.sql": "c783ea98fb6ada1eb50022676cdaa479aedb9199a38f1be33c44e2bf8188be96",
     "0007_retries.sql": "7ce3ffdaa8ced0585f951b60a10472f2f6f34de9037cbc9195684143e58bc8fc",
     "0008_rollout.sql": "583617235d5a0709047e9e5f53551482226cd2eefb08e89bcf88bf16382846f2",
+    "0009_batch_result.sql": "069b5b94eb8b57162a787a75e0a998b57e679cfbe181624c4c7b37956a0666fb",
 }
 
 

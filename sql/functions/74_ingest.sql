@@ -365,8 +365,7 @@ COMMENT ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestam
 CREATE OR REPLACE FUNCTION fs.ingest(p_view text, p_staging regclass, p_mode text DEFAULT 'quarantine', p_source text DEFAULT NULL,
                                      p_batch_key text DEFAULT NULL, p_max_quarantined numeric DEFAULT NULL,
                                      p_skip_unchanged boolean DEFAULT false)
-RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb,
-               unchanged bigint)
+RETURNS SETOF fs.batch_result
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -552,7 +551,7 @@ COMMENT ON FUNCTION fs.offer_to_staged(integer, regclass, text, text, bigint) IS
 
 CREATE OR REPLACE FUNCTION fs.log_direct_batch(p_batch_id bigint, p_view text, p_mode text, p_source text,
                                                p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL)
-RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+RETURNS SETOF fs.batch_result
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -563,13 +562,14 @@ DECLARE
 BEGIN
     v_logged := fs.record_batch(p_batch_id, v_version.version_id, p_mode, p_source, p_columns, p_started_at, p_batch_key);
     RETURN QUERY SELECT p_batch_id, (SELECT fv.name FROM fs.feature_view fv WHERE fv.view_id = v_version.view_id),
-                        v_version.version, v_logged.rows_in, v_logged.inserted, v_logged.quarantined, v_logged.reasons;
+                        v_version.version, v_logged.rows_in, v_logged.inserted, v_logged.quarantined, v_logged.reasons,
+                        0::bigint;
 END
 $$;
 COMMENT ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz, text) IS 'Logs a batch a client copied straight into a history table (every row passed the constraints, none quarantined); the counts are what reached history.';
 
 CREATE OR REPLACE FUNCTION fs.replay_quarantine(p_batch_id bigint, p_view text DEFAULT NULL, p_mode text DEFAULT 'quarantine')
-RETURNS TABLE (batch_id bigint, feature_view text, version integer, rows_in bigint, inserted bigint, quarantined bigint, reasons jsonb)
+RETURNS SETOF fs.batch_result
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -606,7 +606,7 @@ BEGIN
      WHERE q.batch_id = p_batch_id AND q.replayed_batch_id IS NULL;
     DROP TABLE pg_temp.fs_replay;
     RETURN QUERY SELECT v_result.batch_id, v_result.feature_view, v_result.version, v_result.rows_in,
-                        v_result.inserted, v_result.quarantined, v_result.reasons;
+                        v_result.inserted, v_result.quarantined, v_result.reasons, v_result.unchanged;
 END
 $$;
 COMMENT ON FUNCTION fs.replay_quarantine(bigint, text, text) IS 'Re-validates the quarantined rows of a batch against view[@version] (default: the newest staged version, else the served one) as a new batch; rows still bad are quarantined again, nothing is lost.';
