@@ -7,6 +7,7 @@ error to the right class and keeps the original as ``__cause__``.
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import TYPE_CHECKING, Iterator
 
 if TYPE_CHECKING:
@@ -185,8 +186,6 @@ def from_adbc_error(err: Exception, failed: str = "the query failed") -> FspgErr
 
 def _sqlstate_in(text: str) -> str | None:
     """The SQLSTATE the Arrow reader leaves in its message text ("... SQLSTATE: 22P02")."""
-    import re
-
     found = re.search(r"SQLSTATE[:= ]+([0-9A-Z]{5})", text)
     return found.group(1) if found else None
 

@@ -56,22 +56,6 @@ _staging_names = itertools.count(1)
 log = logging.getLogger("fspg.ingest")
 
 
-class _AbortedPipelineNote(logging.Filter):
-    """Drops psycopg's note that it ended a pipeline a refused row had aborted.
-
-    ``conn.transaction()`` in pipeline mode opens a pipeline of its own, which sees the
-    refused row's error pass through and logs the aborted state it leaves ("error ignored
-    terminating …: pipeline aborted"). The error itself is handled (the batch goes the
-    checked way); the note is noise in every application's log.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.msg == "error ignored terminating %r: %s" and str(record.args[-1]) == "pipeline aborted")
-
-
-logging.getLogger("psycopg").addFilter(_AbortedPipelineNote())
-
-
 @dataclass(frozen=True)
 class IngestResult:
     """What happened to one batch: every row is inserted, quarantined or (when asked to
@@ -317,17 +301,23 @@ def _pipelined(conn, view, target: ViewTarget, batches, shaper, *, mode, source,
         sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(_pg_type(shaper, n))) for n in names))
     log_args = {"view": view, "mode": mode, "source": source, "started": dt.datetime.now(dt.timezone.utc),
                 "columns": Jsonb([{"name": n, "type": _pg_type(shaper, n)} for n in names])}
-    # Errors are caught inside the pipeline block: one escaping it makes psycopg log a
-    # second, meaningless one while it terminates the aborted pipeline.
+    # A refused row's error is caught where it surfaces, inside the transaction: one that
+    # escapes a block of pipeline mode (conn.transaction() opens one of its own) makes
+    # psycopg log a second, meaningless error as it ends the aborted pipeline. The
+    # transaction's end then fails too (caught below); the first error is the one meant.
     failed: psycopg.Error | None = None
     with conn.pipeline():
         try:
             with conn.transaction():
-                conn.execute(Q.open_batch_for_version, {"view": view, "version_id": target.version_id}, prepare=True)
-                conn.execute(insert, [table.column(n).to_pylist() for n in names], prepare=True)
-                logged = conn.execute(Q.log_opened_batch, log_args, prepare=True)
+                try:
+                    conn.execute(Q.open_batch_for_version, {"view": view, "version_id": target.version_id},
+                                 prepare=True)
+                    conn.execute(insert, [table.column(n).to_pylist() for n in names], prepare=True)
+                    logged = conn.execute(Q.log_opened_batch, log_args, prepare=True)
+                except psycopg.Error as err:
+                    failed = err
         except psycopg.Error as err:
-            failed = err
+            failed = failed or err
     if isinstance(failed, ROW_REFUSED):
         return None
     if failed is not None:

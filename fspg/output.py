@@ -70,13 +70,12 @@ def _as_dict(value: Any) -> Any:
 def _plain(value: Any) -> Any:
     if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return str(value)
+    record = _as_dict(value)
+    return record if record is not value else str(value)
 
 
 def emit_json(value: Any) -> None:
     """Print a list of objects as JSON (a single object becomes a list of one; dates as ISO 8601)."""
-    if isinstance(value, dict) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+    if isinstance(_as_dict(value), dict):
         value = [value]
     click.echo(json.dumps(value, indent=2, default=_plain))

@@ -104,8 +104,11 @@ class OnlineMethods(StoreBase):
         statement = self._statements.get(key)
         if statement is None:
             with self.connection() as conn:
-                statement = (online.statement_for_features(conn, features) if features
-                             else online.statement_for_service(conn, service or "", version))
+                if features:
+                    statement = online.statement_for_features(conn, features)
+                else:
+                    assert service is not None  # get_online_features names features, a service or a model
+                    statement = online.statement_for_service(conn, service, version)
             self._statements[key] = statement
         return statement
 

@@ -224,7 +224,7 @@ $$;
 COMMENT ON FUNCTION fs.update_view_in_place(fs.feature_view, fs.feature_view_version, jsonb, interval, jsonb, jsonb) IS 'Applies what a definition changes without a new version (owner, descriptions, retention, drift, schedule); returns update or unchanged.';
 
 CREATE OR REPLACE FUNCTION fs.create_view_version(p_view fs.feature_view, p_version integer, p_definition jsonb,
-                                                  p_spec jsonb, p_settings jsonb, p_source jsonb)
+                                                  p_spec jsonb, p_retention interval, p_source jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -236,8 +236,10 @@ BEGIN
     -- promoted version until fspg promote (75_rollout.sql).
     INSERT INTO fs.feature_view_version
         (view_id, version, definition, ttl, partition_by, retention, tags, offline_table, online_table, staged)
-    VALUES (p_view.view_id, p_version, p_definition, (p_settings ->> 'ttl')::interval, p_settings ->> 'partition_by',
-            (p_settings ->> 'retention')::interval, p_settings -> 'tags',
+    -- ttl, partition and tags are part of the definition (what identifies a version);
+    -- retention is not, and changes in place.
+    VALUES (p_view.view_id, p_version, p_definition, (p_definition ->> 'ttl')::interval, p_definition ->> 'partition',
+            p_retention, p_definition -> 'tags',
             fs.versioned_name(p_view.name, p_version), fs.versioned_name(p_view.name, p_version), p_version > 1)
     RETURNING version_id INTO v_version_id;
     INSERT INTO fs.feature (version_id, position, name, dtype, description, rules)
@@ -263,7 +265,7 @@ BEGIN
     RETURN v_version_id;
 END
 $$;
-COMMENT ON FUNCTION fs.create_view_version(fs.feature_view, integer, jsonb, jsonb, jsonb, jsonb) IS 'Makes version N of a feature view: catalog rows, tables, source, views or dual writes, lineage.';
+COMMENT ON FUNCTION fs.create_view_version(fs.feature_view, integer, jsonb, jsonb, interval, jsonb) IS 'Makes version N of a feature view: catalog rows, tables, source, views or dual writes, lineage.';
 
 CREATE OR REPLACE FUNCTION fs.apply_feature_view(p_spec jsonb)
 RETURNS TABLE (kind text, name text, version integer, action text)
@@ -311,7 +313,7 @@ BEGIN
         INSERT INTO fs.feature_view (name, entity_id, owner, description, drift)
         VALUES (v_name, v_entity_id, p_spec ->> 'owner', p_spec ->> 'description', v_drift)
         RETURNING * INTO v_view;
-        PERFORM fs.create_view_version(v_view, 1, v_definition, p_spec, to_jsonb(v_settings), v_source);
+        PERFORM fs.create_view_version(v_view, 1, v_definition, p_spec, v_settings.retention, v_source);
         RETURN QUERY SELECT kind, name, 1, 'create';
         RETURN;
     END IF;
@@ -341,7 +343,7 @@ BEGIN
          WHERE view_id = v_view.view_id
         RETURNING * INTO v_view;
         version := (SELECT max(vv.version) + 1 FROM fs.feature_view_version vv WHERE vv.view_id = v_view.view_id);
-        PERFORM fs.create_view_version(v_view, version, v_definition, p_spec, to_jsonb(v_settings), v_source);
+        PERFORM fs.create_view_version(v_view, version, v_definition, p_spec, v_settings.retention, v_source);
         RETURN QUERY SELECT kind, name, version, 'new version';
     END IF;
 END

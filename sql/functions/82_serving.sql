@@ -166,7 +166,7 @@ BEGIN
     RETURN QUERY
     SELECT format('SELECT * FROM fs_serving.%I(%s)',
                   CASE WHEN p_version IS NULL THEN p_service ELSE fs.versioned_name(p_service, p_version) END,
-                  (SELECT string_agg(format('$%s::%s[]', k.ord, k.dtype), ', ' ORDER BY k.ord)
+                  (SELECT string_agg(format('$%s::%s[]', k.ord, fs.sql_type(k.dtype)), ', ' ORDER BY k.ord)
                      FROM unnest(q.key_types) WITH ORDINALITY AS k(dtype, ord))),
            q.key_names, q.key_types
       FROM fs.serving_query(v_ids) q;

@@ -6,9 +6,22 @@
 SELECT fs.install_history_triggers(version_id), fs.install_online_sync(version_id)
   FROM fs.feature_view_version ORDER BY version_id;
 
--- Column comments for versions and views made before every column had one.
-SELECT fs.comment_version_tables(version_id) FROM fs.feature_view_version ORDER BY version_id;
-SELECT fs.comment_current_views(view_id) FROM fs.feature_view ORDER BY view_id;
+-- Column comments for versions and views made before every column had one (only those:
+-- a comment takes a lock on its table, and a store has many).
+SELECT fs.comment_version_tables(vv.version_id)
+  FROM fs.feature_view_version vv
+ WHERE EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid IN (format('fs_offline.%I', vv.offline_table)::regclass,
+                                     format('fs_online.%I', vv.online_table)::regclass)
+                  AND a.attnum > 0 AND NOT a.attisdropped AND col_description(a.attrelid, a.attnum) IS NULL)
+ ORDER BY vv.version_id;
+SELECT fs.comment_current_views(fv.view_id)
+  FROM fs.feature_view fv
+ WHERE fv.current_version IS NOT NULL
+   AND EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                WHERE a.attrelid IN (format('fs_offline.%I', fv.name)::regclass, format('fs_online.%I', fv.name)::regclass)
+                  AND a.attnum > 0 AND NOT a.attisdropped AND col_description(a.attrelid, a.attnum) IS NULL)
+ ORDER BY fv.view_id;
 
 -- Feature services defined before their generated functions existed (0003) get them.
 SELECT fs.create_service_functions(sv.service_version_id)
