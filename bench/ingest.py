@@ -16,6 +16,7 @@ from pgpq import ArrowToPostgresBinaryEncoder
 
 from bench.common import bench_definitions, feature_table, fresh_database, median, run_probe, save, server, timed
 from fspg import FeatureStore
+from fspg.arrow_pool import ArrowPool
 from fspg.offline import read_arrow
 
 ROWS = 1_000_000
@@ -100,7 +101,7 @@ def load_batch_speed(dsn: str) -> dict:
                         " ORDER BY user_id, event_ts DESC, created_ts DESC")
         fspg_s, raw_s = [], []
         for _ in range(LOAD_REPEATS):
-            raw_s.append(timed(lambda: read_arrow(dsn, hand_written)))
+            raw_s.append(timed(lambda: read_arrow(ArrowPool(), dsn, hand_written)))
             fspg_s.append(timed(lambda: store.load_batch("load_view", timestamp=at)))
         rows = store.load_batch("load_view", timestamp=at).num_rows
     assert rows == LOAD_ENTITIES, rows

@@ -121,8 +121,17 @@ def configure_connection(conn: psycopg.Connection) -> None:
         conn.rollback()
 
 
-def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> "ConnectionPool":
-    """A psycopg pool that registers fspg's types on each new connection; fails fast if the DSN does not answer."""
+def configure_lookup_connection(conn: psycopg.Connection) -> None:
+    """``configure_connection`` for an autocommit connection that only reads."""
+    configure_connection(conn)
+    conn.execute(Q.read_only)
+
+
+def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8, lookups: bool = False) -> "ConnectionPool":
+    """A psycopg pool that registers fspg's types on each new connection; fails fast if the DSN does not answer.
+
+    ``lookups``: connections for online reads, autocommit and read-only, so a lookup is
+    one round trip (no BEGIN/COMMIT around it) and can never write."""
     from psycopg_pool import ConnectionPool, PoolTimeout
 
     # One direct attempt first: a refused or wrong DSN fails now with the server's own
@@ -132,8 +141,8 @@ def make_pool(dsn: str, *, min_size: int = 1, max_size: int = 8) -> "ConnectionP
         dsn,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"connect_timeout": CONNECT_TIMEOUT},
-        configure=configure_connection,
+        kwargs={"connect_timeout": CONNECT_TIMEOUT, **({"autocommit": True} if lookups else {})},
+        configure=configure_lookup_connection if lookups else configure_connection,
         open=False,
         name="fspg",
     )

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import psycopg
 import pyarrow as pa
 
-from fspg.connection import arrow_connect
+from fspg.arrow_pool import ArrowPool
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.times import utc
 from fspg.statements import Q
@@ -40,13 +40,14 @@ def entity_table(conn: psycopg.Connection, view: str, entities: Any) -> pa.Table
     return table.append_column("fs_ord", pa.array(range(1, table.num_rows + 1), pa.int64()))
 
 
-def read_arrow(dsn: str, query: str, entities: pa.Table | None = None, *, table_name: str = ENTITY_TABLE) -> pa.Table:
-    """Run ``query`` through ADBC and return the whole result as an Arrow table; ``entities``
-    is first uploaded as the temp table ``table_name``."""
+def read_arrow(arrow: ArrowPool, dsn: str, query: str, entities: pa.Table | None = None, *,
+               table_name: str = ENTITY_TABLE) -> pa.Table:
+    """Run ``query`` through an ADBC connection of ``arrow`` and return the whole result as
+    an Arrow table; ``entities`` is first uploaded as the temp table ``table_name``."""
     import adbc_driver_manager
 
     try:
-        with arrow_connect(dsn) as conn, conn.cursor() as cur:
+        with arrow.connection(dsn) as conn, conn.cursor() as cur:
             if entities is not None:
                 cur.adbc_ingest(table_name, entities, mode="create", temporary=True)
             cur.execute(query)

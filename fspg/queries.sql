@@ -116,6 +116,10 @@ SELECT fs.deprecate_feature_view(%(view)s);
 -- One feature view version in full, as JSON.
 SELECT fs.describe_feature_view(%(name)s, %(version)s) AS description;
 
+-- name: discard_temp
+-- A reused side connection drops the temp tables of its last user (entities, spines).
+DISCARD TEMP;
+
 -- name: drop_inactive_slot
 -- Drop a replication slot if it exists and nobody holds it.
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active;
@@ -239,6 +243,10 @@ SELECT batch_id, version_id, offline_table FROM fs.open_batch(%(view)s, %(batch_
 -- Open a batch for the version the client expects (YF021 when the name means another now).
 SELECT FROM fs.open_batch(%(view)s, NULL, %(version_id)s);
 
+-- name: ping
+-- Does a connection that sat idle still answer?
+SELECT 1;
+
 -- name: promote
 -- Serve a staged version from now on (one transaction).
 SELECT feature_view, from_version, to_version, services FROM fs.promote(%(ref)s, %(force)s);
@@ -284,6 +292,10 @@ SET LOCAL log_min_error_statement = 'panic';
 -- name: quiet_statement_log
 -- Keep this transaction's statements (a password) out of the server log.
 SET LOCAL log_statement = 'none';
+
+-- name: read_only
+-- A lookup connection never writes.
+SET default_transaction_read_only = on;
 
 -- name: rebuild_online
 -- Rebuild a version's online table from its history.
@@ -336,6 +348,10 @@ SELECT name, dsn, subscription, slot_name FROM fs.replica ORDER BY name;
 -- name: replication_slot_lag
 -- On the source: whether a slot is active and how many bytes it lags.
 SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag_bytes FROM pg_replication_slots WHERE slot_name = %(slot)s;
+
+-- name: reset_settings
+-- A reused side connection forgets its last user's settings (its role stays the login's).
+RESET ALL;
 
 -- name: rollback
 -- Serve the previously promoted version again.

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fspg.arrow import to_source
-from fspg.connection import arrow_connect
+from fspg.arrow_pool import ArrowPool
 from fspg.errors import InvalidArgument, SchemaMismatch, from_adbc_error
 from fspg.times import utc
 from fspg.statements import Q
@@ -133,11 +133,12 @@ def _parse_text_times(ts: pa.ChunkedArray, name: str) -> pa.ChunkedArray:
 
 
 class Session:
-    """One ADBC connection for one training-set request; database errors become fspg errors."""
+    """One ADBC connection for one training-set request; database errors become fspg errors.
+    The connection is lent by an ``ArrowPool``, which takes it back clean."""
 
-    def __init__(self, dsn: str, render: Callable[[str, tuple], str]):
+    def __init__(self, conn: Any, render: Callable[[str, tuple], str]):
         self._render = render
-        self._conn = arrow_connect(dsn)
+        self._conn = conn
         self._cur = self._conn.cursor()
         self._cur.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(BATCH_BYTES)})
         # Each spine row's lookups are distinct (entity, moment) pairs: a memo of them
@@ -200,9 +201,8 @@ class Session:
             self._conn.commit()
 
     def close(self) -> None:
-        """Close the connection (an open transaction rolls back)."""
+        """Close the cursor; the connection goes back to its pool (which rolls back)."""
         self._cur.close()
-        self._conn.close()
 
     def _reader(self, query: str) -> pa.RecordBatchReader:
         self._cur.execute(query)
@@ -221,14 +221,15 @@ class Session:
 
 
 @contextlib.contextmanager
-def session(dsn: str, conn: psycopg.Connection) -> Iterator[Session]:
-    """An ADBC session whose statements are bound the way psycopg binds them."""
+def session(arrow: ArrowPool, dsn: str, conn: psycopg.Connection) -> Iterator[Session]:
+    """An ADBC session on a connection of ``arrow`` whose statements are bound the way psycopg binds them."""
     cursor = psycopg.ClientCursor(conn)
-    s = Session(dsn, lambda query, params: cursor.mogrify(query, params))
-    try:
-        yield s
-    finally:
-        s.close()
+    with arrow.connection(dsn) as adbc_conn:
+        s = Session(adbc_conn, lambda query, params: cursor.mogrify(query, params))
+        try:
+            yield s
+        finally:
+            s.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -253,7 +254,7 @@ def query_for_spine(s: Session, spine: Any, refs: list[str], timestamp_column: s
     return s.row(Q.training_set_sql, (relation, refs, timestamp_column, utc(as_of)))[0]
 
 
-def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: list[str], timestamp_column: str,
+def parallel_join(arrow: ArrowPool, dsn: str, conn: psycopg.Connection, table: pa.Table, refs: list[str], timestamp_column: str,
                   as_of: Any, sessions: int) -> pa.Table:
     """The training set for a spine (as made by ``spine_table``) computed by ``sessions``
     connections at once, each joining a contiguous slice, all reading one exported snapshot
@@ -268,9 +269,10 @@ def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: lis
     slices = [table.slice(i, step) for i in range(0, table.num_rows, step)]
     cursor = psycopg.ClientCursor(conn)
     opened: list[Session] = []
-    try:
+    with contextlib.ExitStack() as lent:
         for _ in slices:
-            opened.append(Session(dsn, cursor.mogrify))
+            opened.append(Session(lent.enter_context(arrow.connection(dsn)), cursor.mogrify))
+            lent.callback(opened[-1].close)
         snapshot = opened[0].share_snapshot()
         for other in opened[1:]:
             other.use_snapshot(snapshot)
@@ -280,9 +282,6 @@ def parallel_join(dsn: str, conn: psycopg.Connection, table: pa.Table, refs: lis
             queries = [s.row(Q.training_set_sql, (relation, refs, timestamp_column, as_of))[0]
                        for s, relation in zip(opened, relations)]
             parts = list(pool.map(lambda job: job[0].read_all(job[1]), zip(opened, queries)))
-    finally:
-        for s in opened:
-            s.close()
     return pa.concat_tables(parts)
 
 

@@ -211,14 +211,20 @@ def test_a_failed_read_is_a_users_mistake_or_a_failure_by_its_sqlstate(dsn):
     server cancels (here: its statement timeout) is a failure (exit 1)."""
     import psycopg
 
+    from fspg.arrow_pool import ArrowPool
     from fspg.errors import QueryFailed, UserError
     from fspg.offline import read_arrow
 
+    arrow = ArrowPool()
     with pytest.raises(UserError) as mistake:
-        read_arrow(dsn, "SELECT 'x'::int")
+        read_arrow(arrow, dsn, "SELECT 'x'::int")
     assert mistake.value.exit_code == 2 and mistake.value.sqlstate == "22P02"
+    # The failed read's connection came back usable (its aborted transaction rolled back).
+    assert read_arrow(arrow, dsn, "SELECT 1 AS one").to_pylist() == [{"one": 1}]
     params = psycopg.conninfo.conninfo_to_dict(dsn)
     impatient = psycopg.conninfo.make_conninfo(**params, options="-c statement_timeout=50")
-    with pytest.raises(QueryFailed) as failure:
-        read_arrow(impatient, "SELECT pg_sleep(2)")
-    assert failure.value.exit_code == 1 and failure.value.sqlstate == "57014"
+    for _ in range(2):  # also on the reused connection: its settings reset to the DSN's, not the server's
+        with pytest.raises(QueryFailed) as failure:
+            read_arrow(arrow, impatient, "SELECT pg_sleep(2)")
+        assert failure.value.exit_code == 1 and failure.value.sqlstate == "57014"
+    arrow.close()

@@ -71,6 +71,19 @@ def test_entities_in_request_order_with_missing_ones_null(views):
     assert table.column_names == ["user_id", "event_ts", "country"]
 
 
+def test_reads_keep_their_arrow_connection_and_leave_nothing_behind(views, conn):
+    """load_batch with entities uploads them as a temp table: the next read on the same
+    (kept) connection must neither see it nor fail on it, and must not log in again."""
+    views.insert_batch("user_stats", {"user_id": [1, 2], "spend_7d": [1.0, 2.0]}, timestamp=day(0))
+    readers = "SELECT array_agg(pid ORDER BY pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    views.load_batch("user_stats", timestamp=day(1), entities=[1])
+    before = conn.execute(readers).fetchone()[0]
+    for keys in ([2], [1, 2], [2, 1]):
+        assert views.load_batch("user_stats", timestamp=day(1), entities=keys).column("user_id").to_pylist() == keys
+    views.load_history("user_stats", entities=[1])
+    assert conn.execute(readers).fetchone()[0] == before
+
+
 def test_limit_and_features(views):
     views.insert_batch("user_stats", {"user_id": list(range(10)), "spend_7d": [1.0] * 10}, timestamp=day(0))
     table = views.load_batch("user_stats", timestamp=day(1), limit=3, features=["spend_7d"])

@@ -176,15 +176,20 @@ def test_ten_thousand_keys_in_order_and_prepared_once(store, conn):
     users = list(range(10_000))
     store.insert_batch("user_stats", {"user_id": users, "spend_7d": [float(u % 1000) for u in users]}, timestamp=ago(hours=1))
     random.Random(3).shuffle(users)
-    with store.connection() as pooled:
-        backend = pooled.info.backend_pid
+    table = store.get_online_features(["user_stats.spend_7d"], entities=users)
+    with store._read_connection() as lookups:
+        backend = lookups.info.backend_pid
     for _ in range(2):
         table = store.get_online_features(["user_stats.spend_7d"], entities=users)
         assert table.column("user_id").to_pylist() == users
         assert table.column("spend_7d").to_pylist() == [float(u % 1000) for u in users]
-    with store.connection() as pooled:
-        assert pooled.info.backend_pid == backend
-        prepared = pooled.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%unnest%%'").fetchone()[0]
+    with store._read_connection() as lookups:
+        assert lookups.info.backend_pid == backend
+        prepared = lookups.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%unnest%%'").fetchone()[0]
+        # No transaction per lookup, and a lookup connection can never write.
+        assert lookups.autocommit
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            lookups.execute("CREATE TABLE public.nope (x int)")
     assert prepared == 1
 
 

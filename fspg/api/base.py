@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 import psycopg
 
 from fspg import catalog, ingest
+from fspg.arrow_pool import ArrowPool
 from fspg.connection import DSN_ENV, connection_dsn, dsn_from_engine, make_pool, resolve_dsn
 from fspg.errors import InvalidArgument, mapped_errors
 
@@ -43,14 +44,17 @@ class StoreBase:
         uses_embedded = all(x is None for x in (dsn, engine, pool, connection)) and not os.environ.get(DSN_ENV)
         self._auto_migrate = uses_embedded if auto_migrate is None else auto_migrate
         self._ready = pool is not None or connection is not None
-        # Online lookups go to the first replica when given (fspg replica add makes them).
+        # Online lookups go to the first replica when given (fspg replica add makes them),
+        # on autocommit read-only connections of their own (see OnlineMethods._read_connection).
         self._replica_dsns = list(replicas or [])
-        self._replica_pool: ConnectionPool | None = None
+        self._lookup_pool: ConnectionPool | None = None
         # Lookup statements by request, and a model version's pinned references.
         self._statements: dict[tuple[Any, ...], Any] = {}
         self._epoch: str | None = None
         self._epoch_checked = float("-inf")
         self._write_cache = ingest.WriteCache()
+        # ADBC connections of reads and training sets, kept open between calls.
+        self._arrow = ArrowPool()
 
     # -- connections ------------------------------------------------------------------
     @property
@@ -100,9 +104,11 @@ class StoreBase:
             self._pool.close()
             self._pool = None
             self._ready = False
-        if self._replica_pool is not None:
-            self._replica_pool.close()
-            self._replica_pool = None
+        if self._lookup_pool is not None:
+            self._lookup_pool.close()
+            self._lookup_pool = None
+        self._arrow.close()
+        self._arrow = ArrowPool()
 
     def __enter__(self) -> "StoreBase":
         return self

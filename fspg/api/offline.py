@@ -74,7 +74,7 @@ class OfflineMethods(StoreBase):
             query, table = offline.build_query(conn, "load_batch", name, at=utc(timestamp), limit=limit,
                                                entities=entities, features=features, as_of=as_of)
             dsn = side_dsn(self.dsn, conn)
-        return offline.read_arrow(dsn, query, table)
+        return offline.read_arrow(self._arrow, dsn, query, table)
 
     def load_history(self, name: str, start: Any = None, end: Any = None, *, entities: Any = None,
                      features: list[str] | None = None, as_of: Any = None) -> "pa.Table":
@@ -83,7 +83,7 @@ class OfflineMethods(StoreBase):
             query, table = offline.build_query(conn, "history", name, start=utc(start), end=utc(end),
                                                entities=entities, features=features, as_of=as_of)
             dsn = side_dsn(self.dsn, conn)
-        return offline.read_arrow(dsn, query, table)
+        return offline.read_arrow(self._arrow, dsn, query, table)
 
     def batches(self, name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """The ingest log, newest first: rows in, inserted, quarantined, reasons, who, when."""

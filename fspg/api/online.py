@@ -61,13 +61,10 @@ class OnlineMethods(StoreBase):
         statement = self._online_statement(features, service, service_version)
         arrays, _ = online.key_arrays(statement, entities)
         with self._read_connection() as conn:
-            cursor = online.lookup(conn, statement, arrays)
-            if as_dicts:
-                rows = cursor.fetchall()
-                names = [d.name for d in cursor.description or []]
-                keep = [i for i, n in enumerate(names) if with_event_ts or not n.endswith("__event_ts")]
-                return [{names[i]: row[i] for i in keep} for row in rows]
-            return online.to_arrow(cursor, drop_event_ts=not with_event_ts)
+            rows = online.lookup(conn, statement, arrays)
+        if as_dicts:
+            return online.to_dicts(statement, rows, drop_event_ts=not with_event_ts)
+        return online.to_arrow(statement, rows, drop_event_ts=not with_event_ts)
 
     def _model_refs(self, model: str, version: int | None) -> list[str]:
         # A model version is immutable: its pinned references are looked up once. Without
@@ -114,15 +111,30 @@ class OnlineMethods(StoreBase):
 
     @contextlib.contextmanager
     def _read_connection(self) -> Iterator[psycopg.Connection]:
-        """A connection for online reads: a replica's when configured, else the primary's."""
-        if not self._replica_dsns:
+        """A connection for online reads.
+
+        The caller's connection when the store was given one (its transaction sees its own
+        writes) or a pool (the caller sized it). Otherwise one of the store's lookup pool:
+        autocommit and read-only connections to the first replica, or to the primary
+        without replicas. A lookup there is one round trip: no BEGIN, no COMMIT, and the
+        statement stays prepared on the connection.
+        """
+        if self._connection is not None or not self._own_pool and self._pool is not None:
             with self.connection() as conn:
                 yield conn
             return
-        if self._replica_pool is None:
-            self._replica_pool = make_pool(self._replica_dsns[0])
-        with mapped_errors(), self._replica_pool.connection() as conn:
-            yield conn
+        if self._lookup_pool is None:
+            self._ensure_ready()
+            self._lookup_pool = make_pool(self._replica_dsns[0] if self._replica_dsns else self.dsn, lookups=True)
+        pool = self._lookup_pool
+        # getconn/putconn, not pool.connection(): that one also commits, which an
+        # autocommit connection does not need (it costs a lock and a wait per call).
+        conn = pool.getconn()
+        try:
+            with mapped_errors():
+                yield conn
+        finally:
+            pool.putconn(conn)
 
     def nearest(self, name: str, feature: str, vector: Any, k: int = 10, *,
                 filters: dict[str, Any] | None = None) -> "pa.Table":

@@ -56,9 +56,9 @@ class TrainingMethods(StoreBase):
                 table = training.spine_table(spine, timestamp_column)
                 count = sessions or (2 if table.num_rows >= training.PARALLEL_MIN_ROWS else 1)
                 if count > 1:
-                    return training.parallel_join(side_dsn(self.dsn, conn), conn, table, refs, timestamp_column, as_of, count)
+                    return training.parallel_join(self._arrow, side_dsn(self.dsn, conn), conn, table, refs, timestamp_column, as_of, count)
                 spine = training.PreparedSpine(table)
-            with training.session(side_dsn(self.dsn, conn), conn) as session:
+            with training.session(self._arrow, side_dsn(self.dsn, conn), conn) as session:
                 return session.read_all(training.request_query(session, spine, refs, timestamp_column, as_of, request[6]))
 
     def write_training_set(self, path: str | Path, spine: Any = None, features: list[str] | None = None, *,
@@ -73,7 +73,7 @@ class TrainingMethods(StoreBase):
         request = _training_request(spine, features, service, service_version, model, model_version, version)
         with self.connection() as conn:
             refs = training.requested_refs(conn, *request[:6])
-            with training.session(side_dsn(self.dsn, conn), conn) as session:
+            with training.session(self._arrow, side_dsn(self.dsn, conn), conn) as session:
                 query = training.request_query(session, request[0], refs, timestamp_column, as_of, request[6])
                 return session.write_parquet(query, str(path), on_rows)
 
@@ -89,7 +89,7 @@ class TrainingMethods(StoreBase):
         request = _training_request(spine, features, service, service_version, model, model_version, version)
         with self.connection() as conn:
             refs = training.requested_refs(conn, *request[:6])
-            with training.session(side_dsn(self.dsn, conn), conn) as session:
+            with training.session(self._arrow, side_dsn(self.dsn, conn), conn) as session:
                 yield from session.batches(training.request_query(session, request[0], refs, timestamp_column, as_of,
                                                                   request[6]))
 
@@ -113,7 +113,7 @@ class TrainingMethods(StoreBase):
             None, features, service, service_version, model, model_version, None)
         with self.connection() as conn:
             refs = training.feature_refs(conn, features, service, service_version, model, model_version)
-            with training.session(side_dsn(self.dsn, conn), conn) as session:
+            with training.session(self._arrow, side_dsn(self.dsn, conn), conn) as session:
                 return training.create(session, name, spine, refs, timestamp_column, as_of, description)
 
     def training_sets(self, name: str | None = None) -> list[dict[str, Any]]:
