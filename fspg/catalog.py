@@ -59,3 +59,13 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
                                                              " e.g. user_stats@2")
     name, version = match.groups()
     return name, int(version) if version else None
+
+
+def split_ref(name: str, version: int | None) -> tuple[str, int | None]:
+    """``NAME@V`` or ``NAME`` plus an explicit version (which must agree when both are given)."""
+    from fspg.errors import InvalidArgument
+
+    base, parsed = parse_ref(name)
+    if parsed is not None and version is not None and parsed != version:
+        raise InvalidArgument(f"{name!r} names version {parsed}, but version={version} was passed")
+    return base, parsed if parsed is not None else version

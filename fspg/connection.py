@@ -68,12 +68,15 @@ def side_dsn(dsn: str, conn: psycopg.Connection) -> str:
     ``conn`` does: when ``conn`` switched role (SET ROLE), the side connection starts in
     that role too, never with the login's wider rights."""
     current, session = conn.execute(Q.current_and_session_user).fetchone()
-    if current == session:
-        return dsn
+    return dsn if current == session else dsn_with_role(dsn, current)
+
+
+def dsn_with_role(dsn: str, role: str) -> str:
+    """``dsn`` whose sessions start as ``role`` (the login must be a member of it)."""
     params = psycopg.conninfo.conninfo_to_dict(dsn)
     # In libpq's options a backslash escapes a space or a backslash within a value.
-    role = current.replace("\\", "\\\\").replace(" ", "\\ ")
-    params["options"] = (params.get("options", "") + f" -c role={role}").strip()
+    escaped = role.replace("\\", "\\\\").replace(" ", "\\ ")
+    params["options"] = (params.get("options", "") + f" -c role={escaped}").strip()
     return psycopg.conninfo.make_conninfo(**params)
 
 

@@ -42,21 +42,63 @@ class OnlineStatement:
     value_positions: tuple[int, ...] = field(default=(), compare=False)
 
 
-def statement_for_features(conn: psycopg.Connection, refs: Sequence[str]) -> OnlineStatement:
-    """The lookup for feature references (view.feature, view@2.feature, view.*)."""
-    return _statement(*conn.execute(Q.online_query, {"refs": list(refs)}).fetchone())
+@dataclass(frozen=True)
+class Request:
+    """What a lookup asks for, names resolved: feature references or a service (and version)."""
+
+    features: tuple[str, ...] | None
+    service: str | None
+    version: int | None
+
+    def statement_sql(self) -> tuple[str, dict[str, Any]]:
+        """The catalog statement (and its parameters) that writes this request's lookup."""
+        if self.features:
+            return Q.online_query, {"refs": list(self.features)}
+        return Q.service_statement, {"service": self.service, "version": self.version}
 
 
-def statement_for_service(conn: psycopg.Connection, service: str, version: int | None = None) -> OnlineStatement:
-    """The lookup through a feature service's generated function (current or pinned version)."""
-    return _statement(*conn.execute(Q.service_statement, {"service": service, "version": version}).fetchone())
+def request(features: Sequence[str] | None, service: str | None, service_version: int | None,
+            model: str | None) -> tuple[str | None, Request | None]:
+    """Check a lookup's arguments (exactly one of features, service, model). Returns the
+    model name when a model is asked for (its references come from the catalog), else the
+    request itself."""
+    from fspg.catalog import split_ref
+
+    if sum(x is not None for x in (features, service, model)) != 1:
+        raise InvalidArgument("name exactly one of features, service or model")
+    if model is not None:
+        return model, None
+    if service is not None:
+        service, service_version = split_ref(service, service_version)
+    return None, Request(tuple(features) if features else None, service, service_version)
 
 
-def _statement(query: str, names: Sequence[str], types: Sequence[str]) -> OnlineStatement:
+def statement_from_row(query: str, names: Sequence[str], types: Sequence[str]) -> OnlineStatement:
+    """The lookup statement from what fs.online_query or fs.service_statement return."""
     import re
 
     # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
     return OnlineStatement(re.sub(r"\$\d+", "%s", query.replace("%", "%%")), tuple(names), tuple(types))
+
+
+def wrong_key_types(statement: OnlineStatement, err: psycopg.Error) -> InvalidArgument:
+    """The error for keys the server could not read as the statement's key types."""
+    expected = ", ".join(f"{n} {t}" for n, t in zip(statement.key_names, statement.key_types))
+    return InvalidArgument(f"entity keys of the wrong type: {err.diag.message_primary}", hint=f"keys are {expected}")
+
+
+#: errors of keys that do not parse as their type
+KEY_TYPE_ERRORS = (psycopg.errors.InvalidTextRepresentation, psycopg.errors.NumericValueOutOfRange,
+                   psycopg.errors.CannotCoerce, psycopg.errors.DatatypeMismatch)
+
+
+def remember_shape(statement: OnlineStatement, cursor: Any) -> None:
+    """Note the result's columns on the statement after its first run (see OnlineStatement)."""
+    if not statement.columns:
+        statement.columns = tuple((d.name, d.type_code) for d in cursor.description or ())
+        statement.arrow_type = _struct_type(statement.columns)
+        statement.value_positions = tuple(i for i, (name, _) in enumerate(statement.columns)
+                                          if not name.endswith("__event_ts"))
 
 
 def key_arrays(statement: OnlineStatement, entities: Any) -> tuple[list[list[Any]], int]:
@@ -104,17 +146,18 @@ def lookup(conn: psycopg.Connection, statement: OnlineStatement, arrays: list[li
     """Run a prepared lookup and return its rows; wrong key types become InvalidArgument."""
     try:
         cursor = conn.execute(statement.query, arrays, prepare=True)
-    except (psycopg.errors.InvalidTextRepresentation, psycopg.errors.NumericValueOutOfRange,
-            psycopg.errors.CannotCoerce, psycopg.errors.DatatypeMismatch) as err:
-        expected = ", ".join(f"{n} {t}" for n, t in zip(statement.key_names, statement.key_types))
-        raise InvalidArgument(f"entity keys of the wrong type: {err.diag.message_primary}",
-                              hint=f"keys are {expected}") from err
-    if not statement.columns:
-        statement.columns = tuple((d.name, d.type_code) for d in cursor.description or ())
-        statement.arrow_type = _struct_type(statement.columns)
-        statement.value_positions = tuple(i for i, (name, _) in enumerate(statement.columns)
-                                          if not name.endswith("__event_ts"))
+    except KEY_TYPE_ERRORS as err:
+        raise wrong_key_types(statement, err) from err
+    remember_shape(statement, cursor)
     return cursor.fetchall()
+
+
+def shape(statement: OnlineStatement, rows: list[tuple[Any, ...]], *, as_dicts: bool,
+          with_event_ts: bool) -> "pa.Table | list[dict[str, Any]]":
+    """A lookup's rows as the caller asked: a table, or with ``as_dicts`` a list of dicts."""
+    if as_dicts:
+        return to_dicts(statement, rows, drop_event_ts=not with_event_ts)
+    return to_arrow(statement, rows, drop_event_ts=not with_event_ts)
 
 
 def to_dicts(statement: OnlineStatement, rows: list[tuple[Any, ...]], *, drop_event_ts: bool = True) -> list[dict[str, Any]]:

@@ -263,6 +263,10 @@ SELECT 1 FROM pg_publication_tables WHERE pubname = %s AND schemaname = %s AND t
 -- How many tables a publication has.
 SELECT count(*) FROM pg_publication_tables WHERE pubname = %s;
 
+-- name: push
+-- Validate and write events given as JSON objects (fs.push): one fs.batch_result row.
+SELECT * FROM fs.push(%(view)s, %(rows)s::jsonb, %(mode)s, %(source)s, %(batch_key)s);
+
 -- name: quarantine_rows
 -- The quarantined rows of one batch as they arrived.
 SELECT q.row_number, q.reasons, q.data, q.replayed_batch_id
@@ -368,6 +372,10 @@ SELECT * FROM fs.run_due_sources();
 -- name: schedule_with_pg_cron
 -- Register maintenance as a pg_cron job.
 SELECT fs.schedule_with_pg_cron(%(cron)s);
+
+-- name: schema_revision
+-- The schema revision the database is at (alembic's version table).
+SELECT version_num FROM fs.alembic_version;
 
 -- name: service_refs
 -- The pinned feature references of a feature service version.

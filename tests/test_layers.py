@@ -1,7 +1,8 @@
 """The import graph has layers and nothing points back up:
 
-    fspg.cli -> fspg.commands.* -> fspg.client (FeatureStore, its methods in fspg.api.*) -> the modules that talk to
-    the database (catalog, ingest, online, training, ...) and fspg.connection -> SQL.
+    fspg.cli -> fspg.commands.* -> fspg.http (the feature server) -> fspg.client (FeatureStore, its methods in
+    fspg.api.*) and fspg.aio (AsyncFeatureStore) -> the modules that talk to the database (catalog, ingest, online,
+    training, ...) and fspg.connection -> SQL.
 
 Commands hold no SQL and do not import psycopg; the modules under the client never import
 the client, the commands or the CLI. Imports inside functions count too.
@@ -12,7 +13,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "fspg"
-TOP = {"fspg.cli", "fspg.commands", "fspg.client", "fspg.api", "fspg.demo"}  # and fspg/__init__ (re-exports)
+TOP = {"fspg.cli", "fspg.commands", "fspg.http", "fspg.client", "fspg.aio", "fspg.api", "fspg.demo"}  # and fspg/__init__ (re-exports)
 
 
 def _module(path: Path) -> str:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psycopg
 
-from fspg import catalog, ingest
+from fspg import ingest
 from fspg.arrow_pool import ArrowPool
 from fspg.connection import DSN_ENV, connection_dsn, dsn_from_engine, make_pool, resolve_dsn
-from fspg.errors import InvalidArgument, mapped_errors
+from fspg.errors import mapped_errors
 
 if TYPE_CHECKING:
     import sqlalchemy
@@ -49,7 +49,7 @@ class StoreBase:
         self._replica_dsns = list(replicas or [])
         self._lookup_pool: ConnectionPool | None = None
         # Lookup statements by request, and a model version's pinned references.
-        self._statements: dict[tuple[Any, ...], Any] = {}
+        self._statements: dict[Any, Any] = {}
         self._epoch: str | None = None
         self._epoch_checked = float("-inf")
         self._write_cache = ingest.WriteCache()
@@ -134,11 +134,3 @@ class StoreBase:
         from fspg import migrate
 
         return migrate.upgrade(self.dsn)
-
-
-def split_ref(name: str, version: int | None) -> tuple[str, int | None]:
-    """``NAME@V`` or ``NAME`` plus an explicit version (which must agree when both are given)."""
-    base, parsed = catalog.parse_ref(name)
-    if parsed is not None and version is not None and parsed != version:
-        raise InvalidArgument(f"{name!r} names version {parsed}, but version={version} was passed")
-    return base, parsed if parsed is not None else version

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from fspg import models
-from fspg.api.base import StoreBase, split_ref
+from fspg.api.base import StoreBase
+from fspg.catalog import split_ref
 from fspg.results import ModelVersion
 from fspg.errors import InvalidArgument
 from fspg.statements import Q

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -59,6 +60,24 @@ class OfflineMethods(StoreBase):
                                            max_quarantined=max_quarantined, chunk_rows=chunk_rows,
                                            progress=progress or None, cache=self._write_cache,
                                            skip_unchanged=skip_unchanged)
+
+    def push(self, name: str, events: Any, timestamp: Any = None, *, mode: str = "quarantine",
+             batch_key: str | None = None, source: str = "push") -> IngestResult:
+        """Write a few events (a dict, a list of dicts or a dict of columns; at most 10,000)
+        in one round trip through ``fs.push``: the same rules, quarantine and retry
+        semantics as ``insert_batch``, for events as they happen. Values are parsed by the
+        server, so one that does not fit its column quarantines its row (``<column>__type``).
+        ``timestamp`` is the event_ts of events without one.
+
+        >>> fs.push("user_stats", {"user_id": 7, "spend_7d": 3.5}, timestamp="now").inserted
+        1
+        """
+        from fspg import events as event_rows
+
+        rows = event_rows.dumps(event_rows.as_rows(events, timestamp))
+        with self.connection() as conn:
+            row = one(conn, Q.push, {"view": name, "rows": rows, "mode": mode, "source": source, "batch_key": batch_key})
+        return dataclasses.replace(IngestResult(*row), path="push")
 
     def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, *,
                    entities: Any = None, features: list[str] | None = None, as_of: Any = None) -> "pa.Table":

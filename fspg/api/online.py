@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING, Any, Iterator, Literal, overload
 import psycopg
 
 from fspg import online
-from fspg.api.base import StoreBase, split_ref
+from fspg.api.base import StoreBase
+from fspg.catalog import split_ref
 from fspg.connection import make_pool
-from fspg.errors import InvalidArgument, mapped_errors
-from fspg.statements import Q, scalar
+from fspg.errors import mapped_errors
+from fspg.statements import Q, one, scalar
 
 #: seconds between checks whether a promote elsewhere changed what unpinned lookups mean
 SERVING_EPOCH_INTERVAL = 1.0
@@ -52,19 +53,15 @@ class OnlineMethods(StoreBase):
         share a name); a value older than its view's TTL is NULL. ``with_event_ts`` adds
         ``<view>__event_ts`` columns. Reads go to a replica when the store has some.
         """
-        if sum(x is not None for x in (features, service, model)) != 1:
-            raise InvalidArgument("name exactly one of features, service or model")
-        if service is not None and "@" in service:
-            service, service_version = split_ref(service, service_version)
-        if model is not None:
-            features = self._model_refs(*split_ref(model, model_version))
-        statement = self._online_statement(features, service, service_version)
+        model_name, asked = online.request(features, service, service_version, model)
+        if model_name is not None:
+            asked = online.Request(tuple(self._model_refs(*split_ref(model_name, model_version))), None, None)
+        assert asked is not None
+        statement = self._online_statement(asked)
         arrays, _ = online.key_arrays(statement, entities)
         with self._read_connection() as conn:
             rows = online.lookup(conn, statement, arrays)
-        if as_dicts:
-            return online.to_dicts(statement, rows, drop_event_ts=not with_event_ts)
-        return online.to_arrow(statement, rows, drop_event_ts=not with_event_ts)
+        return online.shape(statement, rows, as_dicts=as_dicts, with_event_ts=with_event_ts)
 
     def _model_refs(self, model: str, version: int | None) -> list[str]:
         # A model version is immutable: its pinned references are looked up once. Without
@@ -93,20 +90,14 @@ class OnlineMethods(StoreBase):
             self._statements.clear()
             self._write_cache.clear()
 
-    def _online_statement(self, features: list[str] | None, service: str | None,
-                          version: int | None) -> "online.OnlineStatement":
+    def _online_statement(self, asked: "online.Request") -> "online.OnlineStatement":
         # Built once on the primary (replicas have no catalog), then reused.
         self._check_serving_epoch()
-        key = (tuple(features) if features else None, service, version)
-        statement = self._statements.get(key)
+        statement: online.OnlineStatement | None = self._statements.get(asked)
         if statement is None:
             with self.connection() as conn:
-                if features:
-                    statement = online.statement_for_features(conn, features)
-                else:
-                    assert service is not None  # get_online_features names features, a service or a model
-                    statement = online.statement_for_service(conn, service, version)
-            self._statements[key] = statement
+                statement = online.statement_from_row(*one(conn, *asked.statement_sql()))
+            self._statements[asked] = statement
         return statement
 
     @contextlib.contextmanager

@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from fspg import models
-from fspg.api.base import StoreBase, split_ref
+from fspg.api.base import StoreBase
+from fspg.catalog import split_ref
 from fspg.results import TrainingSetCheck
 from fspg.connection import side_dsn
 from fspg.statements import Q, one

@@ -27,6 +27,7 @@ GRANT EXECUTE ON FUNCTION fs.batch_by_key(text, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.ingest_query(integer, regclass, timestamptz) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.log_direct_batch(bigint, text, text, text, jsonb, timestamptz, text) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.replay_quarantine(bigint, text, text) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.push(text, jsonb, text, text, text) TO fs_writer;
 -- The bookkeeping functions fs.ingest calls as the writer. They log only open batches
 -- (issued, not yet logged) and count what reached history and quarantine themselves.
 GRANT EXECUTE ON FUNCTION fs.record_batch(bigint, integer, text, text, jsonb, timestamptz, text, bigint) TO fs_writer;
@@ -166,3 +167,6 @@ GRANT EXECUTE ON FUNCTION fs.max_features() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.max_key_bytes() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.hold_served_version(text, boolean) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.open_batch(text, text, integer) TO fs_writer;
+
+-- Serving (F9): a feature server's health check says which schema it talks to.
+GRANT SELECT ON fs.alembic_version TO fs_serving;

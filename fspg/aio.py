@@ -1,0 +1,264 @@
+"""``AsyncFeatureStore``: online lookups and pushes for asyncio serving apps.
+
+    from fspg.aio import AsyncFeatureStore
+    async with AsyncFeatureStore(dsn) as fs:
+        rows = await fs.get_online_features(service="fraud_scoring",
+                                            entities={"user_id": [1], "merchant_id": [7]}, as_dicts=True)
+        await fs.push("transactions", {"user_id": 1, "amount": 9.5}, timestamp="now")
+
+Lookups and pushes run on psycopg's async pool and never block the event loop: a lookup
+is one round trip on an autocommit, read-only connection (a replica's when given), its
+statement prepared once per connection, exactly as ``FeatureStore`` does. Offline reads
+and training sets stream Arrow through ADBC, which has no asyncio interface: they run
+``FeatureStore``'s methods in a worker thread (``asyncio.to_thread``), so they do not
+block the loop either.
+"""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+from fspg import events as event_rows
+from fspg import online
+from fspg.catalog import split_ref
+from fspg.connection import CONNECT_TIMEOUT, dsn_with_role, resolve_dsn, unreachable
+from fspg.errors import mapped_errors
+from fspg.ingest import IngestResult
+from fspg.statements import Q
+
+if TYPE_CHECKING:
+    import psycopg
+    import pyarrow as pa
+    from psycopg_pool import AsyncConnectionPool
+
+    from fspg.client import FeatureStore
+
+#: seconds between checks whether a promote elsewhere changed what unpinned lookups mean
+SERVING_EPOCH_INTERVAL = 1.0
+
+
+class AsyncFeatureStore:
+    """A feature store in one PostgreSQL database, for asyncio code.
+
+    Args:
+        dsn: libpq DSN. Default: ``$FSPG_DSN``, else the embedded server.
+        replicas: DSNs of serving replicas; lookups read from the first.
+        max_size: connections per pool at most (lookups, and writes/catalog reads).
+        role: a role to ``SET ROLE`` to on every connection (the HTTP server runs each
+            request as its token's role); the login must be a member of it.
+    """
+
+    def __init__(self, dsn: str | None = None, *, replicas: list[str] | None = None, max_size: int = 8,
+                 role: str | None = None):
+        self._dsn = dsn
+        self._replicas = list(replicas or [])
+        self._max_size = max_size
+        self._role = role
+        self._pool: AsyncConnectionPool | None = None
+        self._lookup_pool: AsyncConnectionPool | None = None
+        self._statements: dict[Any, online.OnlineStatement] = {}
+        self._model_refs: dict[tuple[str, int], list[str]] = {}
+        self._epoch: str | None = None
+        self._epoch_checked = float("-inf")
+        self._sync: FeatureStore | None = None
+        self._opening = asyncio.Lock()
+
+    @property
+    def dsn(self) -> str:
+        """The DSN this store connects to (resolving it starts the embedded server if needed)."""
+        if self._dsn is None:
+            self._dsn = resolve_dsn(None)
+        return self._dsn
+
+    async def open(self) -> "AsyncFeatureStore":
+        """Open the pools now (otherwise the first call does); fails fast on a wrong DSN."""
+        async with self._opening:
+            if self._pool is None:
+                self._pool = await self._make_pool(self.dsn, lookups=False)
+                self._lookup_pool = await self._make_pool(self._replicas[0] if self._replicas else self.dsn,
+                                                          lookups=True)
+        return self
+
+    async def close(self) -> None:
+        """Close the pools (and the worker-thread FeatureStore of offline reads)."""
+        for pool in (self._pool, self._lookup_pool):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._lookup_pool = None
+        if self._sync is not None:
+            await asyncio.to_thread(self._sync.close)
+            self._sync = None
+
+    async def __aenter__(self) -> "AsyncFeatureStore":
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        """psycopg_pool's counters of both pools (size, available, waiting, errors...)."""
+        return {name: pool.get_stats() for name, pool in (("primary", self._pool), ("lookups", self._lookup_pool))
+                if pool is not None}
+
+    # -- lookups ------------------------------------------------------------------------
+    @overload
+    async def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                                  service: str | None = None, service_version: int | None = None,
+                                  model: str | None = None, model_version: int | None = None,
+                                  with_event_ts: bool = False, as_dicts: Literal[False] = False) -> "pa.Table": ...
+
+    @overload
+    async def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                                  service: str | None = None, service_version: int | None = None,
+                                  model: str | None = None, model_version: int | None = None,
+                                  with_event_ts: bool = False, as_dicts: Literal[True]) -> list[dict[str, Any]]: ...
+
+    async def get_online_features(self, features: list[str] | None = None, *, entities: Any,
+                                  service: str | None = None, service_version: int | None = None,
+                                  model: str | None = None, model_version: int | None = None,
+                                  with_event_ts: bool = False, as_dicts: bool = False) -> "pa.Table | list[dict[str, Any]]":
+        """``FeatureStore.get_online_features``, awaited: same arguments, same result."""
+        statement = await self.online_statement(features, service, service_version, model, model_version)
+        arrays, _ = online.key_arrays(statement, entities)
+        rows = await self.lookup(statement, arrays)
+        return online.shape(statement, rows, as_dicts=as_dicts, with_event_ts=with_event_ts)
+
+    async def online_statement(self, features: list[str] | None = None, service: str | None = None,
+                               service_version: int | None = None, model: str | None = None,
+                               model_version: int | None = None) -> online.OnlineStatement:
+        """The prepared lookup for a request (built once from the catalog, then cached);
+        the HTTP server checks keys against it before it asks the database."""
+        model_name, asked = online.request(features, service, service_version, model)
+        await self._check_serving_epoch()
+        if model_name is not None:
+            asked = online.Request(tuple(await self._pinned_refs(*split_ref(model_name, model_version))), None, None)
+        assert asked is not None
+        statement = self._statements.get(asked)
+        if statement is None:
+            row = await self._fetchone(*asked.statement_sql())
+            statement = self._statements[asked] = online.statement_from_row(*row)
+        return statement
+
+    async def lookup(self, statement: online.OnlineStatement, arrays: list[list[Any]]) -> list[tuple[Any, ...]]:
+        """Run a prepared lookup on a lookup connection; its rows."""
+        import psycopg
+
+        pool = self._lookup_pool or (await self.open())._lookup_pool
+        assert pool is not None
+        conn = await pool.getconn()
+        try:
+            with mapped_errors():
+                try:
+                    cursor = await conn.execute(statement.query, arrays, prepare=True)
+                except online.KEY_TYPE_ERRORS as err:
+                    raise online.wrong_key_types(statement, err) from err
+                online.remember_shape(statement, cursor)
+                return await cursor.fetchall()
+        except psycopg.OperationalError as err:
+            raise unreachable(pool.conninfo, err) from err
+        finally:
+            await pool.putconn(conn)
+
+    # -- writes -------------------------------------------------------------------------
+    async def push(self, name: str, events: Any, timestamp: Any = None, *, mode: str = "quarantine",
+                   batch_key: str | None = None, source: str = "push") -> IngestResult:
+        """``FeatureStore.push``, awaited: events through the validated write path, one round trip."""
+        rows = event_rows.dumps(event_rows.as_rows(events, timestamp))
+        row = await self._fetchone(Q.push, {"view": name, "rows": rows, "mode": mode, "source": source,
+                                            "batch_key": batch_key})
+        return dataclasses.replace(IngestResult(*row), path="push")
+
+    async def health(self) -> dict[str, Any]:
+        """The schema revision and, for each replica, its lag; raises ConnectionFailed when
+        the primary does not answer."""
+        revision = await self._fetchone(Q.schema_revision, {})
+        return {"revision": revision[0]}
+
+    # -- offline reads, in a worker thread -------------------------------------------------
+    async def load_batch(self, name: str, timestamp: Any = None, limit: int | None = None, **kwargs: Any) -> "pa.Table":
+        """``FeatureStore.load_batch`` in a worker thread."""
+        return await asyncio.to_thread(self._store().load_batch, name, timestamp, limit, **kwargs)
+
+    async def load_history(self, name: str, start: Any = None, end: Any = None, **kwargs: Any) -> "pa.Table":
+        """``FeatureStore.load_history`` in a worker thread."""
+        return await asyncio.to_thread(self._store().load_history, name, start, end, **kwargs)
+
+    async def get_training_set(self, spine: Any = None, features: list[str] | None = None, **kwargs: Any) -> "pa.Table":
+        """``FeatureStore.get_training_set`` in a worker thread."""
+        return await asyncio.to_thread(self._store().get_training_set, spine, features, **kwargs)
+
+    # -- internals ----------------------------------------------------------------------
+    def _store(self) -> "FeatureStore":
+        if self._sync is None:
+            from fspg.client import FeatureStore
+
+            self._sync = FeatureStore(self._as_role(self.dsn), replicas=[self._as_role(r) for r in self._replicas])
+        return self._sync
+
+    async def _fetchone(self, query: str, params: dict[str, Any]) -> tuple[Any, ...]:
+        import psycopg
+
+        pool = self._pool or (await self.open())._pool
+        assert pool is not None
+        try:
+            async with pool.connection() as conn:
+                with mapped_errors():
+                    row = await (await conn.execute(query, params)).fetchone()
+        except psycopg.OperationalError as err:
+            raise unreachable(pool.conninfo, err) from err
+        assert row is not None
+        return tuple(row)
+
+    async def _pinned_refs(self, model: str, version: int | None) -> list[str]:
+        # A model version is immutable: its references are asked once; without a version
+        # the newest active one is asked each time (it changes on register).
+        if version is not None and (model, version) in self._model_refs:
+            return self._model_refs[(model, version)]
+        refs = list((await self._fetchone(Q.model_refs, {"name": model, "version": version}))[0])
+        if version is not None:
+            self._model_refs[(model, version)] = refs
+        return refs
+
+    async def _check_serving_epoch(self) -> None:
+        # As FeatureStore: a promote elsewhere changes what unpinned names mean.
+        now = time.monotonic()
+        if now - self._epoch_checked < SERVING_EPOCH_INTERVAL:
+            return
+        epoch = (await self._fetchone(Q.serving_epoch, {}))[0]
+        self._epoch_checked = now
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self._statements.clear()
+
+    def _as_role(self, dsn: str) -> str:
+        # The role is a startup option: every session, pooled or not, starts as it.
+        return dsn if self._role is None else dsn_with_role(dsn, self._role)
+
+    async def _make_pool(self, dsn: str, *, lookups: bool) -> "AsyncConnectionPool":
+        from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+        async def configure(conn: "psycopg.AsyncConnection") -> None:
+            from pgvector.psycopg import register_vector_async
+
+            await conn.execute(Q.generic_plans)
+            if lookups:
+                await conn.execute(Q.read_only)
+            try:
+                await register_vector_async(conn)
+            except Exception:  # noqa: BLE001 -- no vector extension: vector features are unavailable anyway
+                pass
+            if not conn.autocommit:
+                await conn.commit()
+
+        dsn = self._as_role(dsn)
+        pool = AsyncConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False, configure=configure,
+                                   kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": lookups},
+                                   name="fspg-lookups" if lookups else "fspg")
+        try:
+            await pool.open(wait=True, timeout=CONNECT_TIMEOUT + 1)
+        except PoolTimeout as err:
+            await pool.close()
+            raise unreachable(dsn, err) from err
+        return pool
