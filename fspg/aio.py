@@ -46,19 +46,22 @@ class AsyncFeatureStore:
         dsn: libpq DSN. Default: ``$FSPG_DSN``, else the embedded server.
         replicas: DSNs of serving replicas; lookups read from the first.
         max_size: connections per pool at most (lookups, and writes/catalog reads).
-        role: a role to ``SET ROLE`` to on every connection (the HTTP server runs each
-            request as its token's role); the login must be a member of it.
+        role: a role every session starts as (the HTTP server runs each request as its
+            token's role); the login must be a member of it.
+        wait: seconds a call waits for a free connection (or for the database to come
+            back) before ConnectionFailed: a serving app should answer, not queue.
     """
 
     def __init__(self, dsn: str | None = None, *, replicas: list[str] | None = None, max_size: int = 8,
-                 role: str | None = None):
+                 role: str | None = None, wait: float = 5.0):
         self._dsn = dsn
         self._replicas = list(replicas or [])
         self._max_size = max_size
         self._role = role
+        self._wait = wait
         self._pool: AsyncConnectionPool | None = None
         self._lookup_pool: AsyncConnectionPool | None = None
-        self._statements: dict[Any, online.OnlineStatement] = {}
+        self._statements: dict[Any, Any] = {}  # lookup statements (and column lists) by request
         self._model_refs: dict[tuple[str, int], list[str]] = {}
         self._epoch: str | None = None
         self._epoch_checked = float("-inf")
@@ -130,24 +133,46 @@ class AsyncFeatureStore:
                                model_version: int | None = None) -> online.OnlineStatement:
         """The prepared lookup for a request (built once from the catalog, then cached);
         the HTTP server checks keys against it before it asks the database."""
-        model_name, asked = online.request(features, service, service_version, model)
-        await self._check_serving_epoch()
-        if model_name is not None:
-            asked = online.Request(tuple(await self._pinned_refs(*split_ref(model_name, model_version))), None, None)
-        assert asked is not None
+        asked = await self._asked(features, service, service_version, model, model_version)
         statement = self._statements.get(asked)
         if statement is None:
             row = await self._fetchone(*asked.statement_sql())
             statement = self._statements[asked] = online.statement_from_row(*row)
         return statement
 
+    async def lookup_columns(self, features: list[str] | None = None, service: str | None = None,
+                             service_version: int | None = None, model: str | None = None,
+                             model_version: int | None = None) -> list[online.LookupColumn]:
+        """What each feature of a request is: its column, view, TTL and event-time column
+        (cached like the statement). The HTTP server says from it whether a value is
+        present, missing or too old, as Feast's statuses do."""
+        asked = await self._asked(features, service, service_version, model, model_version)
+        key = ("columns", asked)
+        columns = self._statements.get(key)
+        if columns is None:
+            columns = self._statements[key] = [online.LookupColumn(*row) for row in await self._fetchall(*asked.columns_sql())]
+        return columns  # type: ignore[return-value]
+
+    async def _asked(self, features: list[str] | None, service: str | None, service_version: int | None,
+                     model: str | None, model_version: int | None) -> online.Request:
+        model_name, asked = online.request(features, service, service_version, model)
+        await self._check_serving_epoch()
+        if model_name is not None:
+            asked = online.Request(tuple(await self._pinned_refs(*split_ref(model_name, model_version))), None, None)
+        assert asked is not None
+        return asked
+
     async def lookup(self, statement: online.OnlineStatement, arrays: list[list[Any]]) -> list[tuple[Any, ...]]:
         """Run a prepared lookup on a lookup connection; its rows."""
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         pool = self._lookup_pool or (await self.open())._lookup_pool
         assert pool is not None
-        conn = await pool.getconn()
+        try:
+            conn = await pool.getconn(timeout=self._wait)
+        except PoolTimeout as err:
+            raise unreachable(pool.conninfo, err) from err
         try:
             with mapped_errors():
                 try:
@@ -198,18 +223,22 @@ class AsyncFeatureStore:
         return self._sync
 
     async def _fetchone(self, query: str, params: dict[str, Any]) -> tuple[Any, ...]:
+        rows = await self._fetchall(query, params)
+        assert rows, query
+        return rows[0]
+
+    async def _fetchall(self, query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
         import psycopg
+        from psycopg_pool import PoolTimeout
 
         pool = self._pool or (await self.open())._pool
         assert pool is not None
         try:
-            async with pool.connection() as conn:
+            async with pool.connection(timeout=self._wait) as conn:
                 with mapped_errors():
-                    row = await (await conn.execute(query, params)).fetchone()
-        except psycopg.OperationalError as err:
+                    return [tuple(r) for r in await (await conn.execute(query, params)).fetchall()]
+        except (psycopg.OperationalError, PoolTimeout) as err:
             raise unreachable(pool.conninfo, err) from err
-        assert row is not None
-        return tuple(row)
 
     async def _pinned_refs(self, model: str, version: int | None) -> list[str]:
         # A model version is immutable: its references are asked once; without a version

@@ -90,9 +90,10 @@ def main(ctx: click.Context, dsn: str | None) -> None:
 
 
 def _register(group: click.Group) -> None:
-    from fspg.commands import catalog, ingest, models, quality, reads, rollout, serving, server, sources, training
+    from fspg.commands import (catalog, http, ingest, models, quality, reads, rollout, server, serving, sources,
+                               training)
 
-    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout):
+    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout, http):
         for command in module.COMMANDS:
             group.add_command(command)
 

@@ -50,11 +50,28 @@ class Request:
     service: str | None
     version: int | None
 
+    def columns_sql(self) -> tuple[str, dict[str, Any]]:
+        """The catalog statement (and its parameters) that describes this request's features."""
+        return Q.lookup_columns, {"refs": list(self.features) if self.features else None,
+                                  "service": self.service, "version": self.version}
+
     def statement_sql(self) -> tuple[str, dict[str, Any]]:
         """The catalog statement (and its parameters) that writes this request's lookup."""
         if self.features:
             return Q.online_query, {"refs": list(self.features)}
         return Q.service_statement, {"service": self.service, "version": self.version}
+
+
+@dataclass(frozen=True)
+class LookupColumn:
+    """One feature of a lookup's result (fs.lookup_columns): where its value and its view's
+    event time are, and the view's TTL in seconds (None: values never expire)."""
+
+    column: str
+    view: str
+    feature: str
+    ttl_seconds: float | None
+    event_ts_column: str
 
 
 def request(features: Sequence[str] | None, service: str | None, service_version: int | None,

@@ -104,6 +104,10 @@ SELECT c.name, c.version, c.action, c.row_count, c.content_hash, c.as_of, format
 -- Who the session is and whom it acts as.
 SELECT current_user, session_user;
 
+-- name: current_wal_lsn
+-- The primary's WAL position now (how far a replica must have received to be current).
+SELECT pg_current_wal_lsn()::text;
+
 -- name: database_exists
 -- Whether a database exists.
 SELECT 1 FROM pg_database WHERE datname = %s;
@@ -199,6 +203,10 @@ SELECT * FROM fs.log_direct_batch(%(batch_id)s, %(view)s, %(mode)s, %(source)s, 
 -- name: log_opened_batch
 -- Log the batch opened in this transaction (fspg.open_batch) after a direct or pipelined write.
 SELECT * FROM fs.log_direct_batch(current_setting('fspg.open_batch')::bigint, %(view)s, %(mode)s, %(source)s, %(columns)s, %(started)s);
+
+-- name: lookup_columns
+-- For each feature of a lookup: its result column, view, feature, TTL in seconds and event-time column.
+SELECT column_name, view_name, feature_name, ttl_seconds, event_ts_column FROM fs.lookup_columns(%(refs)s, %(service)s, %(version)s);
 
 -- name: maintain
 -- Partition upkeep and retention for every active version.
@@ -432,6 +440,10 @@ SELECT coalesce(%(start)s, s.high_water, s.start_at) FROM fs.view_source s WHERE
 -- Whether a subscription exists.
 SELECT 1 FROM pg_subscription WHERE subname = %s;
 
+-- name: subscription_received_lsn
+-- On a replica: the WAL position its least advanced running subscription has received (NULL: none running).
+SELECT min(received_lsn)::text FROM pg_stat_subscription WHERE pid IS NOT NULL AND relid IS NULL;
+
 -- name: subscription_synced
 -- Whether a subscription's initial copy is done (every table ready).
 SELECT bool_and(r.srsubstate = 'r') FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = %s;
@@ -475,3 +487,7 @@ SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table FROM 
 -- name: wal_level
 -- The server's wal_level.
 SHOW wal_level;
+
+-- name: wal_lsn_diff
+-- Bytes between two WAL positions.
+SELECT pg_wal_lsn_diff(%(a)s::pg_lsn, %(b)s::pg_lsn)::bigint;

@@ -26,6 +26,17 @@ AS $$
 $$;
 COMMENT ON FUNCTION fs.work_features(integer[]) IS 'The features of a request, in request order, as the working set serving and training queries are written from.';
 
+CREATE OR REPLACE FUNCTION fs.served_column_name(p_features fs.work_feature[], p_view text, p_feature text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- Features named alike in two views of one request become view__feature, for both.
+    SELECT CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(p_features) o WHERE o.feature = p_feature) > 1
+                THEN p_view || '__' || p_feature ELSE p_feature END
+$$;
+COMMENT ON FUNCTION fs.served_column_name(fs.work_feature[], text, text) IS 'The result column of feature p_view.p_feature in a lookup of p_features: the feature name, or view__feature where two requested views share it.';
+
 CREATE OR REPLACE FUNCTION fs.serving_query(p_feature_ids integer[])
 RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
 LANGUAGE plpgsql SECURITY DEFINER
@@ -94,15 +105,12 @@ BEGIN
             coalesce((SELECT string_agg(format('o.%1$I = r.%1$I', k.name), ' AND ')
                         FROM fs.key_columns(v_view.version_id) k), 'true'),
             v_alias);
-        -- Features named alike in two views become view__feature, for both.
         SELECT v_select || array_agg(
                    format('%s AS %I',
                           CASE WHEN v_view.ttl IS NULL THEN format('%s.%I', v_alias, s.feature)
                                ELSE format('CASE WHEN %s."?fresh" THEN %s.%I END', v_alias, v_alias, s.feature) END,
-                          CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
-                               THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord),
-               columns || array_agg(CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
-                                         THEN s.view_name || '__' || s.feature ELSE s.feature END ORDER BY s.ord)
+                          fs.served_column_name(v_features, s.view_name, s.feature)) ORDER BY s.ord),
+               columns || array_agg(fs.served_column_name(v_features, s.view_name, s.feature) ORDER BY s.ord)
           INTO v_select, columns
           FROM unnest(v_features) s WHERE s.version_id = v_view.version_id;
     END LOOP;
@@ -233,3 +241,37 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.create_service_functions(integer) IS 'Generates fs_serving.<service>__v<N>(keys[]...) and (key...) for one entity, and the same under fs_serving.<service> for the current version.';
+
+CREATE OR REPLACE FUNCTION fs.lookup_columns(p_refs text[], p_service text DEFAULT NULL, p_version integer DEFAULT NULL)
+RETURNS TABLE (column_name text, view_name text, feature_name text, ttl_seconds double precision, event_ts_column text)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_ids      integer[];
+    v_features fs.work_feature[];
+BEGIN
+    IF p_service IS NOT NULL THEN
+        SELECT array_agg(sf.feature_id ORDER BY sf.position) INTO v_ids
+          FROM fs.feature_service s
+          JOIN fs.feature_service_version sv ON sv.service_id = s.service_id
+                                            AND sv.version = coalesce(p_version, s.current_version)
+          JOIN fs.feature_service_feature sf ON sf.service_version_id = sv.service_version_id
+         WHERE s.name = p_service;
+        IF v_ids IS NULL THEN
+            RAISE EXCEPTION 'feature service % does not exist', p_service || coalesce('@' || p_version, '')
+                USING ERRCODE = 'YF006', HINT = 'fspg apply defines feature services.';
+        END IF;
+    ELSE
+        SELECT array_agg(r.feature_id ORDER BY t.ord, r.feature_id) INTO v_ids
+          FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
+    END IF;
+    v_features := fs.work_features(v_ids);
+    RETURN QUERY
+        SELECT fs.served_column_name(v_features, s.view_name, s.feature), s.view_name, s.feature,
+               extract(epoch FROM vv.ttl)::double precision, s.view_name || '__event_ts'
+          FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
+         ORDER BY s.ord;
+END
+$$;
+COMMENT ON FUNCTION fs.lookup_columns(text[], text, integer) IS 'For each feature of a lookup (feature references, or feature service p_service at p_version): its result column, view, feature, TTL in seconds (NULL: none) and the column holding its view''s event time. What a feature server needs to say whether a value is present, missing or too old.';

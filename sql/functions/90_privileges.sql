@@ -170,3 +170,5 @@ GRANT EXECUTE ON FUNCTION fs.open_batch(text, text, integer) TO fs_writer;
 
 -- Serving (F9): a feature server's health check says which schema it talks to.
 GRANT SELECT ON fs.alembic_version TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.lookup_columns(text[], text, integer) TO fs_serving;
+GRANT EXECUTE ON FUNCTION fs.served_column_name(fs.work_feature[], text, text) TO fs_serving;
