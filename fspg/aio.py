@@ -80,8 +80,7 @@ class AsyncFeatureStore:
         async with self._opening:
             if self._pool is None:
                 self._pool = await self._make_pool(self.dsn, lookups=False)
-                self._lookup_pool = await self._make_pool(self._replicas[0] if self._replicas else self.dsn,
-                                                          lookups=True)
+                self._lookup_pool = await self._make_pool(self._lookup_dsn(), lookups=True)
         return self
 
     async def close(self) -> None:
@@ -151,7 +150,7 @@ class AsyncFeatureStore:
         columns = self._statements.get(key)
         if columns is None:
             columns = self._statements[key] = [online.LookupColumn(*row) for row in await self._fetchall(*asked.columns_sql())]
-        return columns  # type: ignore[return-value]
+        return columns
 
     async def _asked(self, features: list[str] | None, service: str | None, service_version: int | None,
                      model: str | None, model_version: int | None) -> online.Request:
@@ -172,7 +171,7 @@ class AsyncFeatureStore:
         try:
             conn = await pool.getconn(timeout=self._wait)
         except PoolTimeout as err:
-            raise unreachable(pool.conninfo, err) from err
+            raise unreachable(self._lookup_dsn(), err) from err
         try:
             with mapped_errors():
                 try:
@@ -182,7 +181,7 @@ class AsyncFeatureStore:
                 online.remember_shape(statement, cursor)
                 return await cursor.fetchall()
         except psycopg.OperationalError as err:
-            raise unreachable(pool.conninfo, err) from err
+            raise unreachable(self._lookup_dsn(), err) from err
         finally:
             await pool.putconn(conn)
 
@@ -238,7 +237,7 @@ class AsyncFeatureStore:
                 with mapped_errors():
                     return [tuple(r) for r in await (await conn.execute(query, params)).fetchall()]
         except (psycopg.OperationalError, PoolTimeout) as err:
-            raise unreachable(pool.conninfo, err) from err
+            raise unreachable(self.dsn, err) from err
 
     async def _pinned_refs(self, model: str, version: int | None) -> list[str]:
         # A model version is immutable: its references are asked once; without a version
@@ -260,6 +259,9 @@ class AsyncFeatureStore:
         if epoch != self._epoch:
             self._epoch = epoch
             self._statements.clear()
+
+    def _lookup_dsn(self) -> str:
+        return self._replicas[0] if self._replicas else self.dsn
 
     def _as_role(self, dsn: str) -> str:
         # The role is a startup option: every session, pooled or not, starts as it.

@@ -11,7 +11,7 @@ from fspg import errors
 
 REPO = Path(__file__).resolve().parent.parent
 PUBLIC = ["fspg/__init__.py", "fspg/client.py", "fspg/api", "fspg/errors.py", "fspg/times.py", "fspg/statements.py",
-          "fspg/output.py", "fspg/progress.py", "fspg/results.py"]
+          "fspg/output.py", "fspg/progress.py", "fspg/results.py", "fspg/aio.py", "fspg/events.py"]
 
 
 def test_the_store_and_every_error_are_importable_from_fspg():
