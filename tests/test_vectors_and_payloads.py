@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
-import threading
 import urllib.request
 
 import pytest
@@ -79,7 +77,10 @@ def test_model_server_bodies():
         sagemaker_csv_request(table, ["nope"])
 
 
-def test_example_serving_app(store, dsn, needs_vector):
+def test_example_serving_app_is_a_client_of_fspg_serve(store, dsn, needs_vector):
+    from fspg.http.app import ServerConfig, create_app
+    from tests.http_server import running
+
     sys.path.insert(0, str(REPO / "examples"))
     try:
         import serving_app
@@ -88,18 +89,11 @@ def test_example_serving_app(store, dsn, needs_vector):
     store.apply(REPO / "examples" / "features")
     store.insert_batch("user_stats", {"user_id": [1], "spend_7d": [12.0], "txn_count_7d": [3], "country": ["DE"]},
                        timestamp=NOW - dt.timedelta(hours=1))
-    server = serving_app.serve(dsn, 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        port = server.server_address[1]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/score?user_id=1&merchant_id=1001") as response:
-            body = json.load(response)
-        assert body["features"][0]["spend_7d"] == 12.0
-        assert body["model_request"]["instances"][0]["country"] == "DE"
-        assert "user_id" not in body["model_request"]["instances"][0]
+    with running(create_app(ServerConfig(dsn=dsn))) as url:
+        row = serving_app.features(url, 1, 1001)
+        assert row["user_id"] == 1 and row["spend_7d"] == 12.0 and row["country"] == "DE"
+        body = serving_app.tf_serving_body(row)
+        assert body["instances"][0]["country"] == "DE" and "user_id" not in body["instances"][0]
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/score?user_id=x")
+            serving_app.features(url, 1, "x")  # type: ignore[arg-type]
         assert err.value.code == 400
-    finally:
-        server.shutdown()
