@@ -69,7 +69,7 @@ class OfflineMethods(StoreBase):
         server, so one that does not fit its column quarantines its row (``<column>__type``).
         ``timestamp`` is the event_ts of events without one.
 
-        >>> fs.push("user_stats", {"user_id": 7, "spend_7d": 3.5}, timestamp="now").inserted
+        >>> fs.push("user_stats", {"user_id": 7, "spend_7d": 3.5, "txn_count_7d": 2}, timestamp="now").inserted
         1
         """
         from fspg import events as event_rows
