@@ -50,15 +50,18 @@ class AsyncFeatureStore:
             token's role); the login must be a member of it.
         wait: seconds a call waits for a free connection (or for the database to come
             back) before ConnectionFailed: a serving app should answer, not queue.
+        warm: open every lookup connection at the start (a server does: a connection
+            opened under load costs a login in some request's latency).
     """
 
     def __init__(self, dsn: str | None = None, *, replicas: list[str] | None = None, max_size: int = 8,
-                 role: str | None = None, wait: float = 5.0):
+                 role: str | None = None, wait: float = 5.0, warm: bool = False):
         self._dsn = dsn
         self._replicas = list(replicas or [])
         self._max_size = max_size
         self._role = role
         self._wait = wait
+        self._warm = warm
         self._pool: AsyncConnectionPool | None = None
         self._lookup_pool: AsyncConnectionPool | None = None
         self._statements: dict[Any, Any] = {}  # lookup statements (and column lists) by request
@@ -284,7 +287,7 @@ class AsyncFeatureStore:
                 await conn.commit()
 
         dsn = self._as_role(dsn)
-        pool = AsyncConnectionPool(dsn, min_size=1, max_size=self._max_size, open=False, configure=configure,
+        pool = AsyncConnectionPool(dsn, min_size=self._max_size if lookups and self._warm else 1, max_size=self._max_size, open=False, configure=configure,
                                    kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": lookups},
                                    name="fspg-lookups" if lookups else "fspg")
         try:

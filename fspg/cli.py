@@ -90,10 +90,10 @@ def main(ctx: click.Context, dsn: str | None) -> None:
 
 
 def _register(group: click.Group) -> None:
-    from fspg.commands import (catalog, http, ingest, models, quality, reads, rollout, server, serving, sources,
+    from fspg.commands import (catalog, http, ingest, models, quality, reads, rollout, server, serving, site, sources,
                                training)
 
-    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout, http):
+    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout, http, site):
         for command in module.COMMANDS:
             group.add_command(command)
 

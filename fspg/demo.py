@@ -49,9 +49,11 @@ def example_repository(path: str | Path | None = None) -> Path:
     return Path(str(resources.files("fspg") / "examples"))
 
 
-def run(dsn: str | None, examples: str | Path | None = None, echo: Callable[[str], None] = print) -> None:
+def run(dsn: str | None, examples: str | Path | None = None, echo: Callable[[str], None] = print,
+        docs: str | Path | None = "fspg-docs") -> None:
     """Start (or use) the database, migrate, apply the example repository, ingest, read, serve,
-    build a training set, register a model, roll out a change, use sources, and describe."""
+    build a training set, register a model, roll out a change, use sources, describe, and
+    build the catalog site into ``docs`` (None: not built)."""
     from fspg import migrate
     from fspg.client import FeatureStore
     from fspg.connection import resolve_dsn
@@ -76,6 +78,11 @@ def run(dsn: str | None, examples: str | Path | None = None, echo: Callable[[str
         staged_change(store, dsn, features, now, step, echo)
         sources_and_cdc(store, dsn, now, step, echo)
         catalog(store, step, echo)
+        if docs is not None:
+            step(f"23. fspg docs build {docs}")
+            built = store.build_docs(docs)
+            echo(f"{built.pages} pages in {built.seconds:.1f}s: open {built.path}/index.html in a browser "
+                 "(or run .venv/bin/fspg ui)")
     echo("\nDone. The server keeps running: try .venv/bin/fspg load user_stats --limit 3, "
          "or psql against the DSN above. .venv/bin/fspg down stops it.")
 

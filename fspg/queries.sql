@@ -412,6 +412,10 @@ SELECT set_config('work_mem', %(work_mem)s, true);
 -- Wait until every writer that began before as_of has ended (reproducible reads).
 SELECT fs.settle_as_of(%(as_of)s);
 
+-- name: site_catalog
+-- The whole catalog as one JSON document, for the catalog site.
+SELECT fs.site_catalog(%(days)s);
+
 -- name: slot_active_pid
 -- The backend holding a replication slot, if any.
 SELECT active_pid FROM pg_replication_slots WHERE slot_name = %s;

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import sqlalchemy
 
     from fspg import rollout
-    from fspg.results import MaterializeStep, OnlineRebuild, WindowResult
+    from fspg.results import MaterializeStep, OnlineRebuild, TrainingSetCheck, WindowResult
     from psycopg_pool import ConnectionPool
 
 
@@ -127,6 +127,7 @@ class StoreBase:
                         on_window: Callable[[WindowResult], None] | None = None) -> list[MaterializeStep]: ...
         def lineage(self, obj: str, direction: str = "both") -> list[dict[str, Any]]: ...
         def models(self, name: str | None = None) -> list[dict[str, Any]]: ...
+        def verify_training_set(self, name: str, version: int | None = None) -> TrainingSetCheck: ...
         def _check_serving_epoch(self) -> None: ...
 
     def migrate(self) -> str:

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fspg import catalog, definitions, models
 from fspg.api.base import StoreBase
-from fspg.statements import Q
+from fspg.statements import Q, scalar
+
+if TYPE_CHECKING:
+    from fspg.site.build import SiteBuilt
 
 
 class CatalogMethods(StoreBase):
@@ -51,13 +54,33 @@ class CatalogMethods(StoreBase):
 
     def describe(self, name: str, version: int | None = None) -> dict[str, Any]:
         """One feature view version in full; ``name`` may be ``view`` or ``view@3``."""
+        from fspg.site.notebook import Description
+
         view, ref_version = catalog.parse_ref(name)
         with self.connection() as conn:
-            return catalog.describe_feature_view(conn, view, version or ref_version)
+            return Description(catalog.describe_feature_view(conn, view, version or ref_version))
 
     def lineage(self, obj: str, direction: str = "both") -> list[dict[str, Any]]:
         """Lineage of an object (``user_stats@2``, ``model:fraud@3``, a feature
         ``user_stats.spend_7d``): upstream (where its data comes from) and downstream (the
         services, training sets and models using it), with depth and the edge followed."""
+        from fspg.site.notebook import Lineage
+
         with self.connection() as conn:
-            return models.rows(conn, Q.lineage, {"object": obj, "direction": direction})
+            return Lineage(models.rows(conn, Q.lineage, {"object": obj, "direction": direction}))
+
+    def site_catalog(self, timeline_days: int = 30) -> dict[str, Any]:
+        """The whole catalog as one document (``fs.site_catalog``): what ``build_docs``
+        draws. Statistics are the stored ones (``compute_stats``), not computed here."""
+        with self.connection() as conn:
+            return dict(scalar(conn, Q.site_catalog, {"days": timeline_days}))
+
+    def build_docs(self, path: str | Path, *, verify: bool = False) -> "SiteBuilt":
+        """Write the static catalog site into ``path`` (``fspg docs build``): an index with
+        search, a page per view, service, training set and model, and the lineage graph.
+        ``verify=True`` also rebuilds every stored training set to show whether it is
+        still identical (slow for big sets)."""
+        from fspg.site.build import build
+
+        check = (lambda name, version: self.verify_training_set(name, version).identical) if verify else None
+        return build(self.site_catalog(), path, verify=check)

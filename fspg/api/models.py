@@ -69,10 +69,12 @@ class ModelMethods(StoreBase):
         with self.connection() as conn:
             rows = models.rows(conn, Q.compute_stats, {"view": name, "start": utc(start),
                                                     "end": utc(end), "source": source})
+        from fspg.site.notebook import Statistics
+
         for row in rows:
             quantiles = row.get("quantiles") or []
             row["median"] = quantiles[50] if len(quantiles) > 50 else None
-        return rows
+        return Statistics(rows)
 
     def compare_versions(self, name: str, base: int, new: int, *, start: Any = None,
                          end: Any = None) -> list[dict[str, Any]]:

@@ -48,10 +48,20 @@ class ServerConfig:
     replicas: list[str] = field(default_factory=list)
     tokens: dict[str, Token] | None = None
     timeout: float = 5.0
-    pool_size: int = 8
+    pool_size: int = 4
     max_lag_bytes: int = DEFAULT_MAX_LAG_BYTES
     #: model name -> (body format, URL) for POST /predict/{model}
     model_servers: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+class FastJSONResponse(JSONResponse):
+    """JSON by orjson: a 100-entity Feast answer is 2,000 values, and the standard library
+    encoder took a third of such a request's time."""
+
+    def render(self, content: Any) -> bytes:
+        import orjson
+
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 class HttpError(Exception):
@@ -79,7 +89,7 @@ class Stores:
                 store = self._stores.get(key)
                 if store is None:
                     store = AsyncFeatureStore(self._config.dsn, replicas=[replica] if replica else None, role=role,
-                                              max_size=self._config.pool_size, wait=min(2.0, self._config.timeout))
+                                              max_size=self._config.pool_size, wait=min(2.0, self._config.timeout), warm=True)
                     await store.open()
                     self._stores[key] = store
         return store
@@ -139,7 +149,7 @@ def create_app(config: ServerConfig) -> Starlette:
             status, payload = 500, _error_body(code, f"{type(err).__name__}: {err}", None)
             metrics.errors.labels(endpoint, code).inc()
         metrics.observe(endpoint, service, status, time.perf_counter() - started)
-        return JSONResponse(payload, status_code=status, headers=headers)
+        return FastJSONResponse(payload, status_code=status, headers=headers)
 
     async def lookup(body: Any, role: str) -> tuple[Any, dict[str, str], str]:
         entities = body.get("entities")

@@ -54,11 +54,13 @@ def response(key_names: Sequence[str], columns: list[LookupColumn], names: Seque
         i = position[key]
         results.append({"values": [json_value(r[i]) for r in rows], "statuses": ["PRESENT"] * len(rows),
                         "event_timestamps": [EPOCH] * len(rows)})
+    # A view's event time is shared by all its features: written as text once per view.
+    stamps = {name: [_timestamp(r[position[name]]) for r in rows] for name in {c.event_ts_column for c in columns}}
     for col in columns:
         i, t = position[col.column], position[col.event_ts_column]
         results.append({"values": [json_value(r[i]) for r in rows],
                         "statuses": [_status(r[i], r[t], col.ttl_seconds, now) for r in rows],
-                        "event_timestamps": [_timestamp(r[t]) for r in rows]})
+                        "event_timestamps": stamps[col.event_ts_column]})
     feature_names = list(key_names) + [f"{c.view}__{c.feature}" if full_feature_names else c.column for c in columns]
     return {"metadata": {"feature_names": feature_names}, "results": results}
 
@@ -84,7 +86,9 @@ def _status(value: Any, event_ts: dt.datetime | None, ttl: float | None, now: dt
 def _timestamp(value: dt.datetime | None) -> str:
     if value is None:
         return EPOCH
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    if value.utcoffset() != dt.timedelta(0):
+        value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value.microsecond else value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def json_value(value: Any) -> Any:

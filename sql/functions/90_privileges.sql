@@ -172,3 +172,8 @@ GRANT EXECUTE ON FUNCTION fs.open_batch(text, text, integer) TO fs_writer;
 GRANT SELECT ON fs.alembic_version TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.lookup_columns(text[], text, integer) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.served_column_name(fs.work_feature[], text, text) TO fs_serving;
+
+-- The catalog site (F9) reads the catalog as the caller: readers may build it.
+GRANT EXECUTE ON FUNCTION fs.row_estimate(regclass) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.site_version(integer, integer) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.site_catalog(integer) TO fs_reader;
