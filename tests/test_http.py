@@ -210,19 +210,32 @@ def pair(server_pair):
             replicas.remove(primary_dsn, r["name"])
 
 
-def test_the_database_away_is_503_and_the_server_recovers(pair, server_pair):
+def test_the_database_stopped_mid_request_is_503_and_the_server_recovers(pair, server_pair):
+    import threading
+
     primary_dsn, _ = pair
     primary = server_pair[0]
     lookup = {"service": "scoring", "entities": [1]}
-    with running(create_app(ServerConfig(dsn=primary_dsn, timeout=3))) as base_url:
+    with running(create_app(ServerConfig(dsn=primary_dsn, timeout=10))) as base_url:
         assert post(base_url, "/get-online-features", lookup).status_code == 200
+        # A lock holds the next lookup inside the database; the server then stops under it.
+        locker = psycopg.connect(primary_dsn, autocommit=True)
+        locker.execute("BEGIN")
+        locker.execute("LOCK TABLE fs_online.user_stats__v1 IN ACCESS EXCLUSIVE MODE")
+        answers = []
+        request = threading.Thread(target=lambda: answers.append(post(base_url, "/get-online-features", lookup)))
+        request.start()
+        time.sleep(0.5)
         primary.down()
         try:
-            away = post(base_url, "/get-online-features", lookup)
-            assert away.status_code == 503, away.text
+            request.join(20)
+            assert answers and answers[0].status_code == 503, answers and answers[0].text
+            assert "cannot connect" in answers[0].json()["error"]["message"]
+            assert post(base_url, "/get-online-features", lookup).status_code == 503
             assert httpx.get(base_url + "/health").status_code == 503
         finally:
             primary.up()
+            locker.close()
         deadline = time.monotonic() + 30
         while (answer := post(base_url, "/get-online-features", lookup)).status_code != 200:
             assert time.monotonic() < deadline, answer.text

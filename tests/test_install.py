@@ -66,6 +66,7 @@ def test_installed_fspg_demo_runs_from_any_folder(wheel, tmp_path, dsn, needs_ve
         assert demo.returncode == 0, demo.stderr[-2000:]
         assert str(site / "fspg" / "examples" / "features") in demo.stdout
         assert "0 NULL values served" in demo.stdout and "== 22. fspg describe user_stats" in demo.stdout
+        assert (elsewhere / "fspg-docs" / "index.html").exists()  # the demo ends by building the catalog site
     finally:
         from fspg import FeatureStore
 

@@ -109,79 +109,140 @@ class Stores:
 
 def create_app(config: ServerConfig) -> Starlette:
     """The feature server as an ASGI app (``fspg serve`` runs it on uvicorn)."""
-    stores = Stores(config)
-    router = ReplicaRouter(config.dsn, config.replicas, max_lag_bytes=config.max_lag_bytes)
-    metrics = Metrics(stores.pool_stats)
+    return FeatureServer(config).app()
+
+
+class FeatureServer:
+    """The routes of ``fspg serve`` over one set of pools, one replica router and one
+    metrics registry."""
+
+    def __init__(self, config: ServerConfig):
+        self.config = config
+        self.stores = Stores(config)
+        self.router = ReplicaRouter(config.dsn, config.replicas, max_lag_bytes=config.max_lag_bytes)
+        self.metrics = Metrics(self.stores.pool_stats)
+
+    def app(self) -> Starlette:
+        """The Starlette app: routes, and pools and replica checks for its lifetime."""
+        routes = [
+            Route("/get-online-features", self.get_online_features, methods=["POST"]),
+            Route("/push", self.push_events, methods=["POST"]),
+            Route("/predict/{model}", self.predict_model, methods=["POST"]),
+            Route("/health", self.health, methods=["GET"]),
+            Route("/metrics", self.prometheus, methods=["GET"]),
+            Route("/openapi.json", self.document, methods=["GET"]),
+            Route("/docs", self.docs_page, methods=["GET"]),
+        ]
+        return Starlette(routes=routes, lifespan=self.lifespan)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await router.start()
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """Replica checks run while the app does; pools close after the last request."""
+        await self.router.start()
         try:
             yield
         finally:
-            await router.stop()
-            await stores.close()
+            await self.router.stop()
+            await self.stores.close()
 
-    async def answer(request: Request, endpoint: str, role_for: str,
-                     work: Callable[[Any, str], Awaitable[tuple[Any, dict[str, str], str]]]) -> Response:
-        started = time.perf_counter()
-        service, headers = "-", {}
+    # -- endpoints ----------------------------------------------------------------------
+    async def get_online_features(self, request: Request) -> Response:
+        """POST /get-online-features."""
+        return await self.answer(request, "get-online-features", LOOKUP_ROLE, self.lookup)
+
+    async def push_events(self, request: Request) -> Response:
+        """POST /push."""
+        return await self.answer(request, "push", PUSH_ROLE, self.push)
+
+    async def predict_model(self, request: Request) -> Response:
+        """POST /predict/{model}."""
+        model = request.path_params["model"]
+        return await self.answer(request, "predict", LOOKUP_ROLE, lambda body, role: self.predict(body, role, model))
+
+    async def health(self, request: Request) -> Response:
+        """GET /health: 200 with the schema revision and replica lags, 503 without a database."""
+        config = self.config
         try:
-            role = _role(config, request, role_for)
-            body = await _json_body(request) if request.method == "POST" else None
-            service = _service_label(body)
-            result, headers, service = await asyncio.wait_for(work(body, role), config.timeout)
+            store = await self.stores.get(LOOKUP_ROLE if config.tokens is None else _any_role(config))
+            info = await asyncio.wait_for(store.health(), config.timeout)
+        except (errors.FspgError, asyncio.TimeoutError) as err:
+            return JSONResponse({"status": "unavailable", "database": str(err)}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "reachable", **info,
+                             "replicas": [r.as_dict() for r in self.router.replicas]})
+
+    async def prometheus(self, request: Request) -> Response:
+        """GET /metrics."""
+        return Response(self.metrics.exposition(), media_type="text/plain; version=0.0.4")
+
+    async def document(self, request: Request) -> Response:
+        """GET /openapi.json."""
+        return JSONResponse(openapi.DOCUMENT)
+
+    async def docs_page(self, request: Request) -> Response:
+        """GET /docs."""
+        return HTMLResponse(openapi.html_page())
+
+    # -- the work of each endpoint ----------------------------------------------------------
+    async def answer(self, request: Request, endpoint: str, role_for: str,
+                     work: Callable[[Any, str], Awaitable[tuple[Any, dict[str, str]]]]) -> Response:
+        """Authenticate, parse, run ``work`` within the timeout, and answer: the result, or
+        the error as its status and body; counted and timed either way."""
+        started = time.perf_counter()
+        headers: dict[str, str] = {}
+        body: Any = None
+        try:
+            role = _role(self.config, request, role_for)
+            body = await _json_body(request)
+            result, headers = await asyncio.wait_for(work(body, role), self.config.timeout)
             status, payload = 200, result
         except HttpError as err:
-            status, payload = err.status, _error_body(err.code, err.message, err.hint)
-            metrics.errors.labels(endpoint, err.code).inc()
+            status, payload, code = err.status, _error_body(err.code, err.message, err.hint), err.code
         except asyncio.TimeoutError:
-            status, payload = 504, _error_body("timeout", f"no answer within {config.timeout:g} s", None)
-            metrics.errors.labels(endpoint, "timeout").inc()
+            code = "timeout"
+            status, payload = 504, _error_body(code, f"no answer within {self.config.timeout:g} s", None)
         except errors.FspgError as err:
-            status = _status_of(err)
-            code = err.sqlstate or type(err).__name__
+            status, code = _status_of(err), err.sqlstate or type(err).__name__
             payload = _error_body(code, err.message, err.hint)
-            metrics.errors.labels(endpoint, code).inc()
         except Exception as err:  # noqa: BLE001 -- a bug or an unmapped database error: 500, logged, counted
             log.exception("%s failed", endpoint)
             code = getattr(err, "sqlstate", None) or "internal"
             status, payload = 500, _error_body(code, f"{type(err).__name__}: {err}", None)
-            metrics.errors.labels(endpoint, code).inc()
-        metrics.observe(endpoint, service, status, time.perf_counter() - started)
+        if status != 200:
+            self.metrics.errors.labels(endpoint, code).inc()
+        # Only names that answered become labels: a caller inventing names cannot grow them.
+        service = _service_label(body) if status == 200 else "-"
+        self.metrics.observe(endpoint, service, status, time.perf_counter() - started)
         return FastJSONResponse(payload, status_code=status, headers=headers)
 
-    async def lookup(body: Any, role: str) -> tuple[Any, dict[str, str], str]:
+    async def lookup(self, body: dict[str, Any], role: str) -> tuple[Any, dict[str, str]]:
+        """A lookup in Feast's form or fspg's; the answer in the same form."""
         entities = body.get("entities")
         if entities is None:
             raise HttpError(400, "bad_request", "the request has no entities", "give {\"entities\": {KEY: [values]}}")
-        replica = router.pick()
-        store = await stores.get(role, replica)
+        replica = self.router.pick()
+        store = await self.stores.get(role, replica)
         headers = {"X-Fspg-Read-From": "replica" if replica else "primary"}
         if feast.is_feast_request(body):
             refs = feast.feature_refs(body["features"]) if body.get("features") is not None else None
             asked: dict[str, Any] = {"features": refs, "service": body.get("feature_service")}
-            statement = await store.online_statement(**asked)
-            arrays, count = online.key_arrays(statement, entities)
-            columns = await store.lookup_columns(**asked)
-            rows = await store.lookup(statement, arrays)
-            metrics.entities.labels(_service_label(body)).inc(count)
-            names = [name for name, _ in statement.columns]
-            result = feast.response(statement.key_names, columns, names, rows, now=dt.datetime.now(dt.timezone.utc),
-                                    full_feature_names=bool(body.get("full_feature_names")))
-            return result, headers, _service_label(body)
-        asked = {"features": body.get("features"), "service": body.get("service"),
-                 "service_version": body.get("service_version"), "model": body.get("model"),
-                 "model_version": body.get("model_version")}
+        else:
+            asked = {"features": body.get("features"), "service": body.get("service"),
+                     "service_version": body.get("service_version"), "model": body.get("model"),
+                     "model_version": body.get("model_version")}
         statement = await store.online_statement(**asked)
         arrays, count = online.key_arrays(statement, entities)
+        columns = await store.lookup_columns(**asked) if feast.is_feast_request(body) else None
         rows = await store.lookup(statement, arrays)
-        metrics.entities.labels(_service_label(body)).inc(count)
-        shaped = online.shape(statement, rows, as_dicts=True, with_event_ts=bool(body.get("with_event_ts")))
-        result = {"rows": [{k: feast.json_value(v) for k, v in row.items()} for row in shaped]}  # type: ignore[union-attr]
-        return result, headers, _service_label(body)
+        self.metrics.entities.labels(_service_label(body)).inc(count)
+        if columns is not None:
+            names = [name for name, _ in statement.columns]
+            return feast.response(statement.key_names, columns, names, rows, now=dt.datetime.now(dt.timezone.utc),
+                                  full_feature_names=bool(body.get("full_feature_names"))), headers
+        shaped = online.to_dicts(statement, rows, drop_event_ts=not body.get("with_event_ts"))
+        return {"rows": [{k: feast.json_value(v) for k, v in row.items()} for row in shaped]}, headers
 
-    async def push(body: Any, role: str) -> tuple[Any, dict[str, str], str]:
+    async def push(self, body: dict[str, Any], role: str) -> tuple[Any, dict[str, str]]:
+        """Events through fs.push; the batch's accounting."""
         if "push_source_name" in body:
             view, events = feast.push_rows(body)
         else:
@@ -189,64 +250,26 @@ def create_app(config: ServerConfig) -> Starlette:
             if not isinstance(view, str) or events is None:
                 raise HttpError(400, "bad_request", "a push needs feature_view and events",
                                 "{\"feature_view\": \"user_stats\", \"events\": [{...}]}")
-        store = await stores.get(role)
+        store = await self.stores.get(role)
         result = await store.push(view, events, body.get("timestamp"), mode=body.get("mode", "quarantine"),
                                   batch_key=body.get("batch_key"))
-        metrics.events.labels(view, "inserted").inc(result.inserted)
-        metrics.events.labels(view, "quarantined").inc(result.quarantined)
+        self.metrics.events.labels(view, "inserted").inc(result.inserted)
+        self.metrics.events.labels(view, "quarantined").inc(result.quarantined)
         fields = ("batch_id", "feature_view", "version", "rows_in", "inserted", "quarantined", "unchanged", "reasons")
-        return {f: getattr(result, f) for f in fields}, {}, view
+        return {f: getattr(result, f) for f in fields}, {}
 
-    async def predict(body: Any, role: str, model: str) -> tuple[Any, dict[str, str], str]:
+    async def predict(self, body: dict[str, Any], role: str, model: str) -> tuple[Any, dict[str, str]]:
+        """A model's features, looked up and forwarded to its model server."""
         from fspg.http.predict import forward
 
-        if model not in config.model_servers:
+        if model not in self.config.model_servers:
             raise HttpError(404, "no_model_server", f"no model server is configured for {model}",
                             f"start the server with --model-server {model}=FORMAT:URL")
-        store = await stores.get(role, router.pick())
+        store = await self.stores.get(role, self.router.pick())
         version = body.get("model_version")
         statement = await store.online_statement(model=model, model_version=version)
         table = await store.get_online_features(model=model, model_version=version, entities=body.get("entities"))
-        return await forward(table, statement.key_names, *config.model_servers[model]), {}, model
-
-    async def health(request: Request) -> Response:
-        try:
-            store = await stores.get(LOOKUP_ROLE if config.tokens is None else _any_role(config))
-            info = await asyncio.wait_for(store.health(), config.timeout)
-        except (errors.FspgError, asyncio.TimeoutError) as err:
-            return JSONResponse({"status": "unavailable", "database": str(err)}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "reachable", **info,
-                             "replicas": [r.as_dict() for r in router.replicas]})
-
-    async def prometheus(request: Request) -> Response:
-        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4")
-
-    async def get_online_features(request: Request) -> Response:
-        return await answer(request, "get-online-features", LOOKUP_ROLE, lookup)
-
-    async def push_events(request: Request) -> Response:
-        return await answer(request, "push", PUSH_ROLE, push)
-
-    async def predict_model(request: Request) -> Response:
-        model = request.path_params["model"]
-        return await answer(request, "predict", LOOKUP_ROLE, lambda body, role: predict(body, role, model))
-
-    async def document(request: Request) -> Response:
-        return JSONResponse(openapi.DOCUMENT)
-
-    async def docs_page(request: Request) -> Response:
-        return HTMLResponse(openapi.html_page())
-
-    routes = [
-        Route("/get-online-features", get_online_features, methods=["POST"]),
-        Route("/push", push_events, methods=["POST"]),
-        Route("/predict/{model}", predict_model, methods=["POST"]),
-        Route("/health", health, methods=["GET"]),
-        Route("/metrics", prometheus, methods=["GET"]),
-        Route("/openapi.json", document, methods=["GET"]),
-        Route("/docs", docs_page, methods=["GET"]),
-    ]
-    return Starlette(routes=routes, lifespan=lifespan)
+        return await forward(table, statement.key_names, *self.config.model_servers[model]), {}
 
 
 def _role(config: ServerConfig, request: Request, default: str) -> str:

@@ -37,6 +37,8 @@ def histogram(name: str, main: dict[str, Any] | None, other: dict[str, Any] | No
     as shares of its rows, with ``other`` overlaid; None without statistics."""
     if not main or not main.get("histogram"):
         return None
+    if not (main["histogram"].get("values") or main["histogram"].get("counts")):
+        return None  # every value NULL: nothing to draw
     figure = _figure()
     axes = figure.add_subplot()
     hist = main["histogram"]
@@ -85,12 +87,19 @@ def timeline(name: str, days: list[dict[str, Any]]) -> str | None:
     if not days:
         return None
     figure = _figure(6.0, 1.9)
+    figure.subplots_adjust(bottom=0.28)
     axes = figure.add_subplot()
-    when = [dt.datetime.fromisoformat(d["day"]) for d in days]
-    inserted = [d["inserted"] for d in days]
-    quarantined = [d["quarantined"] for d in days]
-    axes.bar(when, inserted, width=0.8, color=BLUE, label="inserted")
-    axes.bar(when, quarantined, width=0.8, bottom=inserted, color=RED, label="quarantined")
+    # Every day from the first with batches to the last (at least a week), labelled by
+    # date: a time axis would draw one day as a slab and label hours.
+    by_day = {dt.datetime.fromisoformat(d["day"]).date(): d for d in days}
+    last = max(by_day)
+    span = [last - dt.timedelta(days=i) for i in range(max((last - min(by_day)).days + 1, 7))][::-1]
+    labels = [day.strftime("%b %d") for day in span]
+    inserted = [by_day[day]["inserted"] if day in by_day else 0 for day in span]
+    quarantined = [by_day[day]["quarantined"] if day in by_day else 0 for day in span]
+    axes.bar(labels, inserted, width=0.6, color=BLUE, label="inserted")
+    axes.bar(labels, quarantined, width=0.6, bottom=inserted, color=RED, label="quarantined")
     _tidy(axes, "rows per day")
-    figure.autofmt_xdate()
+    axes.set_xticks(range(0, len(labels), max(1, len(labels) // 7)))
+    axes.tick_params(axis="x", labelrotation=30)
     return _svg(figure, f"timeline-{name}")

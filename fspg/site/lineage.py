@@ -45,7 +45,7 @@ def svg(edges: list[dict[str, Any]], link: Callable[[str, str], str | None], *, 
         arrow = axes.annotate("", xy=positions[target], xytext=positions[source],
                               arrowprops={"arrowstyle": "->", "color": "#777777", "lw": 0.8,
                                           "shrinkA": 28, "shrinkB": 28})
-        arrow.set_gid(f"edge:{source[0]}:{source[1]}->{target[0]}:{target[1]}")
+        arrow.arrow_patch.set_gid(f"edge:{source[0]}:{source[1]}->{target[0]}:{target[1]}")
     for (kind, name), (x, y) in positions.items():
         text = axes.text(x, y, name, ha="center", va="center", fontsize=7,
                          bbox={"boxstyle": "round,pad=0.3", "facecolor": COLORS.get(kind, "#eeeeee"), "edgecolor": "#555555",
@@ -58,4 +58,5 @@ def svg(edges: list[dict[str, Any]], link: Callable[[str, str], str | None], *, 
     ys = [p[1] for p in positions.values()]
     axes.set_xlim(min(xs) - 0.25, max(xs) + 0.25)
     axes.set_ylim(min(ys) - 0.15, max(ys) + 0.15)
-    return _svg(figure, gid)
+    # matplotlib opens links in a new tab; a catalog's links stay in the page's tab.
+    return _svg(figure, gid).replace(' target="_blank"', "")
