@@ -267,3 +267,64 @@ def test_reads_leave_a_replica_that_falls_behind(pair):
         assert answer.json()["rows"][0]["spend_7d"] == 11.0  # the primary's value, not the stale replica's
         health = httpx.get(base_url + "/health").json()
         assert health["replicas"][0]["serving"] is False
+
+
+def test_fspg_serve_stops_gracefully_on_sigterm(filled, dsn):
+    """The command as users run it: a request in flight when SIGTERM arrives still gets
+    its answer, then the process ends (uvicorn re-raises the signal once it has shut
+    down, as a service manager expects)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from tests.http_server import free_port
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "fspg.cli", "--dsn", dsn, "serve", "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(base_url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, server.stderr.read() if server.poll() else ""
+            time.sleep(0.1)
+        with psycopg.connect(dsn, autocommit=True) as locker:
+            locker.execute("BEGIN")
+            locker.execute("LOCK TABLE fs_online.user_stats__v1 IN ACCESS EXCLUSIVE MODE")
+            answers = []
+            request = threading.Thread(target=lambda: answers.append(
+                post(base_url, "/get-online-features", {"service": "scoring", "entities": [1]})))
+            request.start()
+            time.sleep(0.5)
+            os.kill(server.pid, signal.SIGTERM)
+            time.sleep(0.5)
+            locker.execute("ROLLBACK")
+        request.join(20)
+        assert answers and answers[0].status_code == 200 and answers[0].json()["rows"][0]["spend_7d"] == 10.0
+        assert server.wait(20) in (0, -signal.SIGTERM)
+        assert "Traceback" not in server.stderr.read()
+    finally:
+        if server.poll() is None:
+            server.kill()
+
+
+def test_serve_refuses_the_network_without_tokens_and_bad_token_files(tmp_path):
+    runner = CliRunner()
+    open_to_all = runner.invoke(main, ["serve", "--host", "0.0.0.0"])
+    assert open_to_all.exit_code == 2 and open_to_all.output.count("\n") == 1
+    assert "without --tokens" in open_to_all.output
+    bad = tmp_path / "tokens.yaml"
+    bad.write_text("tokens: [{name: x, role: fs_serving, sha256: short}]\n")
+    refused = runner.invoke(main, ["--dsn", "postgresql://nobody@127.0.0.1:1/x", "serve", "--tokens", str(bad)])
+    assert refused.exit_code == 2 and "not a SHA-256" in refused.output
+    twice = runner.invoke(main, ["token", "add", "a", "--role", "fs_serving", "--file", str(tmp_path / "t.yaml")])
+    assert twice.exit_code == 0
+    again = runner.invoke(main, ["token", "add", "a", "--role", "fs_serving", "--file", str(tmp_path / "t.yaml")])
+    assert again.exit_code == 2 and "already has a token named 'a'" in again.output

@@ -176,3 +176,32 @@ def test_docs_build_from_the_command_line(demo_site, tmp_path):
     built = json.loads(result.output)[0]
     assert built["pages"] >= 8 and Path(built["path"], "index.html").exists()
     shutil.rmtree(tmp_path / "docs")
+
+
+def test_fspg_ui_serves_the_site(demo_site, tmp_path):
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from tests.http_server import free_port
+
+    _, dsn = demo_site
+    port = free_port()
+    ui = subprocess.Popen([sys.executable, "-m", "fspg.cli", "--dsn", dsn, "ui", "--port", str(port),
+                           "--path", str(tmp_path / "ui")], stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2) as response:
+                    assert b"user_stats" in response.read()
+                    break
+            except OSError:
+                assert ui.poll() is None and time.monotonic() < deadline
+                time.sleep(0.3)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/views/user_stats.html", timeout=5) as response:
+            assert b"data-freshness" in response.read()
+    finally:
+        ui.terminate()
+        ui.wait(10)
