@@ -286,7 +286,16 @@ class AsyncFeatureStore:
             if not conn.autocommit:
                 await conn.commit()
 
+        import psycopg
+
         dsn = self._as_role(dsn)
+        # One direct attempt first, as make_pool does: a refused or wrong DSN fails now with
+        # the server's own reason, instead of after the pool's retries run out.
+        try:
+            first = await psycopg.AsyncConnection.connect(dsn, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.OperationalError as err:
+            raise unreachable(dsn, err) from err
+        await first.close()
         pool = AsyncConnectionPool(dsn, min_size=self._max_size if lookups and self._warm else 1, max_size=self._max_size, open=False, configure=configure,
                                    kwargs={"connect_timeout": CONNECT_TIMEOUT, "autocommit": lookups},
                                    name="fspg-lookups" if lookups else "fspg")
