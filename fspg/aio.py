@@ -29,7 +29,6 @@ from fspg.ingest import IngestResult
 from fspg.statements import Q
 
 if TYPE_CHECKING:
-    import psycopg
     import pyarrow as pa
     from psycopg_pool import AsyncConnectionPool
 
@@ -135,25 +134,27 @@ class AsyncFeatureStore:
                                model_version: int | None = None) -> online.OnlineStatement:
         """The prepared lookup for a request (built once from the catalog, then cached);
         the HTTP server checks keys against it before it asks the database."""
-        asked = await self._asked(features, service, service_version, model, model_version)
-        statement = self._statements.get(asked)
-        if statement is None:
-            row = await self._fetchone(*asked.statement_sql())
-            statement = self._statements[asked] = online.statement_from_row(*row)
-        return statement
+        return await self._statement(await self._asked(features, service, service_version, model, model_version))
 
-    async def lookup_columns(self, features: list[str] | None = None, service: str | None = None,
-                             service_version: int | None = None, model: str | None = None,
-                             model_version: int | None = None) -> list[online.LookupColumn]:
-        """What each feature of a request is: its column, view, TTL and event-time column
-        (cached like the statement). The HTTP server says from it whether a value is
-        present, missing or too old, as Feast's statuses do."""
+    async def lookup_plan(self, features: list[str] | None = None, service: str | None = None,
+                          service_version: int | None = None, model: str | None = None,
+                          model_version: int | None = None) -> tuple[online.OnlineStatement, list[online.LookupColumn]]:
+        """The prepared lookup of a request and what each of its features is (column,
+        view, TTL, event-time column), both cached like the statement. The HTTP server says
+        from them whether a value is present, missing or too old, as Feast's statuses do."""
         asked = await self._asked(features, service, service_version, model, model_version)
         key = ("columns", asked)
         columns = self._statements.get(key)
         if columns is None:
             columns = self._statements[key] = [online.LookupColumn(*row) for row in await self._fetchall(*asked.columns_sql())]
-        return columns
+        return await self._statement(asked), columns
+
+    async def _statement(self, asked: online.Request) -> online.OnlineStatement:
+        statement = self._statements.get(asked)
+        if statement is None:
+            row = await self._fetchone(*asked.statement_sql())
+            statement = self._statements[asked] = online.statement_from_row(*row)
+        return statement
 
     async def _asked(self, features: list[str] | None, service: str | None, service_version: int | None,
                      model: str | None, model_version: int | None) -> online.Request:
@@ -198,8 +199,7 @@ class AsyncFeatureStore:
         return dataclasses.replace(IngestResult(*row), path="push")
 
     async def health(self) -> dict[str, Any]:
-        """The schema revision and, for each replica, its lag; raises ConnectionFailed when
-        the primary does not answer."""
+        """The schema revision; raises ConnectionFailed when the database does not answer."""
         revision = await self._fetchone(Q.schema_revision, {})
         return {"revision": revision[0]}
 
@@ -271,6 +271,7 @@ class AsyncFeatureStore:
         return dsn if self._role is None else dsn_with_role(dsn, self._role)
 
     async def _make_pool(self, dsn: str, *, lookups: bool) -> "AsyncConnectionPool":
+        import psycopg
         from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
         async def configure(conn: "psycopg.AsyncConnection") -> None:
@@ -285,8 +286,6 @@ class AsyncFeatureStore:
                 pass
             if not conn.autocommit:
                 await conn.commit()
-
-        import psycopg
 
         dsn = self._as_role(dsn)
         # One direct attempt first, as make_pool does: a refused or wrong DSN fails now with

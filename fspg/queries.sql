@@ -491,7 +491,3 @@ SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table FROM 
 -- name: wal_level
 -- The server's wal_level.
 SHOW wal_level;
-
--- name: wal_lsn_diff
--- Bytes between two WAL positions.
-SELECT pg_wal_lsn_diff(%(a)s::pg_lsn, %(b)s::pg_lsn)::bigint;

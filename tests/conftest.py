@@ -186,6 +186,23 @@ def database_on_each(servers) -> Iterator[list[str]]:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@contextlib.contextmanager
+def primary_and_replica(servers, definitions: dict) -> Iterator[tuple[str, str]]:
+    """A migrated primary database with ``definitions`` applied and an empty database of
+    the same name on the second server; replicas registered meanwhile are removed after."""
+    from fspg import FeatureStore, replicas
+
+    with database_on_each(servers) as (primary_dsn, replica_dsn):
+        migrate.upgrade(primary_dsn)
+        with FeatureStore(primary_dsn) as store:
+            store.apply(definitions)
+        try:
+            yield primary_dsn, replica_dsn
+        finally:
+            for r in replicas.status(primary_dsn):
+                replicas.remove(primary_dsn, r["name"])
+
+
 LOGIN_ROLES = {"serving": "fs_serving", "reader": "fs_reader", "writer": "fs_writer", "admin": "fs_admin"}
 
 

@@ -15,7 +15,7 @@ from fspg import FeatureStore, migrate, replicas
 from fspg.cli import main
 from fspg.http import tokens
 from fspg.http.app import ServerConfig, create_app
-from tests.conftest import database_on_each
+from tests.conftest import primary_and_replica
 from tests.defs import base, view
 from tests.http_server import running
 
@@ -200,14 +200,10 @@ def test_a_request_past_the_timeout_is_504(filled, dsn):
 
 @pytest.fixture
 def pair(server_pair):
-    with database_on_each(server_pair) as (primary_dsn, replica_dsn):
-        migrate.upgrade(primary_dsn)
+    with primary_and_replica(server_pair, defs()) as (primary_dsn, replica_dsn):
         with FeatureStore(primary_dsn) as store:
-            store.apply(defs())
             store.insert_batch("user_stats", {"user_id": [1], "spend_7d": [10.0]}, timestamp=NOW - dt.timedelta(hours=1))
         yield primary_dsn, replica_dsn
-        for r in replicas.status(primary_dsn):
-            replicas.remove(primary_dsn, r["name"])
 
 
 def test_the_database_stopped_mid_request_is_503_and_the_server_recovers(pair, server_pair):

@@ -13,9 +13,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
-from fspg import FeatureStore, errors, migrate, replicas
+from fspg import FeatureStore, errors, replicas
 from fspg.cli import main
-from tests.conftest import database_on_each
+from tests.conftest import primary_and_replica
 from tests.defs import base
 
 UTC = dt.timezone.utc
@@ -30,13 +30,8 @@ def servers(server_pair):
 @pytest.fixture
 def pair(servers):
     """A fresh primary database (migrated, defined) and an empty replica database."""
-    with database_on_each(servers) as (primary_dsn, replica_dsn):
-        migrate.upgrade(primary_dsn)
-        with FeatureStore(primary_dsn) as store:
-            store.apply(base())
-        yield primary_dsn, replica_dsn
-        for r in replicas.status(primary_dsn):
-            replicas.remove(primary_dsn, r["name"])
+    with primary_and_replica(servers, base()) as dsns:
+        yield dsns
 
 
 def online_tables(dsn: str) -> dict[str, list]:

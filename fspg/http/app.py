@@ -96,8 +96,9 @@ class Stores:
 
     def pool_stats(self) -> list[tuple[str, str, dict[str, int]]]:
         """(role, pool, psycopg_pool counters) of every open pool, for /metrics."""
-        return [(role, f"{name}" + (f"@{i}" if replica else ""), stats)
-                for i, ((role, replica), store) in enumerate(self._stores.items())
+        # A replica's pools are named by its place in --replica (no DSN in a label).
+        return [(role, name if replica is None else f"{name}@replica{self._config.replicas.index(replica) + 1}", stats)
+                for (role, replica), store in self._stores.items()
                 for name, stats in store.pool_stats().items()]
 
     async def close(self) -> None:
@@ -224,14 +225,13 @@ class FeatureServer:
         headers = {"X-Fspg-Read-From": "replica" if replica else "primary"}
         if feast.is_feast_request(body):
             refs = feast.feature_refs(body["features"]) if body.get("features") is not None else None
-            asked: dict[str, Any] = {"features": refs, "service": body.get("feature_service")}
+            statement, columns = await store.lookup_plan(refs, body.get("feature_service"))
         else:
-            asked = {"features": body.get("features"), "service": body.get("service"),
-                     "service_version": body.get("service_version"), "model": body.get("model"),
-                     "model_version": body.get("model_version")}
-        statement = await store.online_statement(**asked)
+            statement = await store.online_statement(body.get("features"), body.get("service"),
+                                                      body.get("service_version"), body.get("model"),
+                                                      body.get("model_version"))
+            columns = None
         arrays, count = online.key_arrays(statement, entities)
-        columns = await store.lookup_columns(**asked) if feast.is_feast_request(body) else None
         rows = await store.lookup(statement, arrays)
         self.metrics.entities.labels(_service_label(body)).inc(count)
         if columns is not None:
@@ -266,9 +266,9 @@ class FeatureServer:
             raise HttpError(404, "no_model_server", f"no model server is configured for {model}",
                             f"start the server with --model-server {model}=FORMAT:URL")
         store = await self.stores.get(role, self.router.pick())
-        version = body.get("model_version")
-        statement = await store.online_statement(model=model, model_version=version)
-        table = await store.get_online_features(model=model, model_version=version, entities=body.get("entities"))
+        statement = await store.online_statement(model=model, model_version=body.get("model_version"))
+        arrays, _ = online.key_arrays(statement, body.get("entities"))
+        table = online.to_arrow(statement, await store.lookup(statement, arrays))
         return await forward(table, statement.key_names, *self.config.model_servers[model]), {}
 
 

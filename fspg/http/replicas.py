@@ -74,8 +74,7 @@ class ReplicaRouter:
         for replica in self.replicas:
             try:
                 received = await _scalar(replica.dsn, Q.subscription_received_lsn)
-                replica.lag_bytes = None if received is None else await _scalar(
-                    self.primary_dsn, Q.wal_lsn_diff, {"a": primary_lsn, "b": received})
+                replica.lag_bytes = None if received is None else _lsn(primary_lsn) - _lsn(received)
                 replica.error = None if received is not None else "no running subscription"
             except Exception as err:  # noqa: BLE001 -- an unreachable replica is simply not fresh
                 replica.lag_bytes, replica.error = None, str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
@@ -85,6 +84,12 @@ class ReplicaRouter:
         while True:
             await asyncio.sleep(self.interval)
             await self.check()
+
+
+def _lsn(text: str) -> int:
+    """A WAL position (``pg_lsn`` text, ``16/B374D848``) as a byte offset."""
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
 
 
 async def _scalar(dsn: str, query: str, params: dict[str, Any] | None = None) -> Any:

@@ -52,16 +52,16 @@ def histogram(name: str, main: dict[str, Any] | None, other: dict[str, Any] | No
         _steps(axes, hist, BLUE, main_label)
         if other and other.get("histogram", {}).get("kind") == "bins":
             _steps(axes, other["histogram"], ORANGE, other_label)
-    _tidy(axes, "share of rows")
+    _tidy(axes, "share of rows", numeric_x=hist.get("kind") != "top")
     return _svg(figure, f"histogram-{name}")
 
 
-def _tidy(axes: Any, ylabel: str) -> None:
+def _tidy(axes: Any, ylabel: str, *, numeric_x: bool = False) -> None:
     from matplotlib.ticker import MaxNLocator
 
     # Few ticks: laying out tick labels is most of what drawing a small chart costs.
     axes.yaxis.set_major_locator(MaxNLocator(3))
-    if not axes.get_xticklabels() or not any(t.get_text() for t in axes.get_xticklabels()):
+    if numeric_x:
         axes.xaxis.set_major_locator(MaxNLocator(4))
     axes.set_ylabel(ylabel)
     axes.legend(loc="upper right", frameon=False)

@@ -2,6 +2,9 @@
 -- Owns: fs.work_features (a request's features as an array: the working set, never a
 --       temp table), fs.serving_query (the SELECT for a list of pinned features, keyed by arrays of
 --       entity keys), fs.online_query (the same from feature references),
+--       fs.ref_feature_ids and fs.service_feature_ids (what references or a service
+--       name: the one reading of each), fs.service_statement, fs.lookup_columns,
+--       fs.served_column_name (the one naming rule of a lookup's columns),
 --       fs.create_service_functions (fs_serving.<service>(...) and
 --       fs_serving.<service>__v<N>(...), generated per feature service version).
 -- fs.serving_query and fs.online_query only write SQL text from the catalog; they run
@@ -127,9 +130,9 @@ END
 $$;
 COMMENT ON FUNCTION fs.serving_query(integer[]) IS 'The SELECT answering a batch of online lookups for pinned features; $1..$n are arrays of the key columns (key_names).';
 
-CREATE OR REPLACE FUNCTION fs.online_query(p_refs text[])
-RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
-LANGUAGE plpgsql SECURITY DEFINER
+CREATE OR REPLACE FUNCTION fs.ref_feature_ids(p_refs text[])
+RETURNS integer[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -147,14 +150,14 @@ BEGIN
     IF v_mixed IS NOT NULL THEN
         RAISE EXCEPTION 'the request mixes versions of %', v_mixed USING ERRCODE = 'YF008';
     END IF;
-    RETURN QUERY SELECT * FROM fs.serving_query(v_ids);
+    RETURN v_ids;
 END
 $$;
-COMMENT ON FUNCTION fs.online_query(text[]) IS 'fs.serving_query for feature references (view.feature, view@2.feature, view.*).';
+COMMENT ON FUNCTION fs.ref_feature_ids(text[]) IS 'The features that feature references (view.feature, view@2.feature, view.*) name, in request order; refuses an empty list and a request that mixes versions of one view.';
 
-CREATE OR REPLACE FUNCTION fs.service_statement(p_service text, p_version integer DEFAULT NULL)
-RETURNS TABLE (query text, key_names text[], key_types text[])
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+CREATE OR REPLACE FUNCTION fs.service_feature_ids(p_service text, p_version integer)
+RETURNS integer[]
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -170,6 +173,28 @@ BEGIN
         RAISE EXCEPTION 'feature service % does not exist', p_service || coalesce('@' || p_version, '')
             USING ERRCODE = 'YF006', HINT = 'fspg apply defines feature services.';
     END IF;
+    RETURN v_ids;
+END
+$$;
+COMMENT ON FUNCTION fs.service_feature_ids(text, integer) IS 'The features of feature service p_service at p_version (default: its current version), in service order; YF006 when there is no such service version.';
+
+CREATE OR REPLACE FUNCTION fs.online_query(p_refs text[])
+RETURNS TABLE (query text, key_names text[], key_types text[], columns text[], single_query text)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RETURN QUERY SELECT * FROM fs.serving_query(fs.ref_feature_ids(p_refs));
+END
+$$;
+COMMENT ON FUNCTION fs.online_query(text[]) IS 'fs.serving_query for feature references (view.feature, view@2.feature, view.*).';
+
+CREATE OR REPLACE FUNCTION fs.service_statement(p_service text, p_version integer DEFAULT NULL)
+RETURNS TABLE (query text, key_names text[], key_types text[])
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
     -- The generated function (array form) the service is served by: pinned or current.
     RETURN QUERY
     SELECT format('SELECT * FROM fs_serving.%I(%s)',
@@ -177,7 +202,7 @@ BEGIN
                   (SELECT string_agg(format('$%s::%s[]', k.ord, fs.sql_type(k.dtype)), ', ' ORDER BY k.ord)
                      FROM unnest(q.key_types) WITH ORDINALITY AS k(dtype, ord))),
            q.key_names, q.key_types
-      FROM fs.serving_query(v_ids) q;
+      FROM fs.serving_query(fs.service_feature_ids(p_service, p_version)) q;
 END
 $$;
 COMMENT ON FUNCTION fs.service_statement(text, integer) IS 'The lookup statement of feature service p_service (current or pinned version): its generated function called with one array per key column, and the key columns.';
@@ -248,25 +273,10 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_ids      integer[];
     v_features fs.work_feature[];
 BEGIN
-    IF p_service IS NOT NULL THEN
-        SELECT array_agg(sf.feature_id ORDER BY sf.position) INTO v_ids
-          FROM fs.feature_service s
-          JOIN fs.feature_service_version sv ON sv.service_id = s.service_id
-                                            AND sv.version = coalesce(p_version, s.current_version)
-          JOIN fs.feature_service_feature sf ON sf.service_version_id = sv.service_version_id
-         WHERE s.name = p_service;
-        IF v_ids IS NULL THEN
-            RAISE EXCEPTION 'feature service % does not exist', p_service || coalesce('@' || p_version, '')
-                USING ERRCODE = 'YF006', HINT = 'fspg apply defines feature services.';
-        END IF;
-    ELSE
-        SELECT array_agg(r.feature_id ORDER BY t.ord, r.feature_id) INTO v_ids
-          FROM unnest(p_refs) WITH ORDINALITY AS t(ref, ord), fs.resolve_feature_ref(t.ref) r;
-    END IF;
-    v_features := fs.work_features(v_ids);
+    v_features := fs.work_features(CASE WHEN p_service IS NOT NULL THEN fs.service_feature_ids(p_service, p_version)
+                                        ELSE fs.ref_feature_ids(p_refs) END);
     RETURN QUERY
         SELECT fs.served_column_name(v_features, s.view_name, s.feature), s.view_name, s.feature,
                extract(epoch FROM vv.ttl)::double precision, s.view_name || '__event_ts'

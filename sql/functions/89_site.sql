@@ -114,7 +114,7 @@ AS $$
                                      FROM fs.feature_view_version vv WHERE vv.view_id = fv.view_id),
                       'sources', (SELECT coalesce(jsonb_agg(DISTINCT e2.source_kind || ':' || e2.source_name), '[]')
                                     FROM fs.lineage_edge e2
-                                   WHERE e2.target_kind = 'feature_view' AND e2.target_name LIKE fv.name || '@%'
+                                   WHERE e2.target_kind = 'feature_view' AND split_part(e2.target_name, '@', 1) = fv.name
                                      AND e2.source_kind <> 'entity')
                   ) ORDER BY fv.name), '[]')
                     FROM fs.feature_view fv LEFT JOIN fs.entity e ON e.entity_id = fv.entity_id),
