@@ -306,6 +306,7 @@ def _pipelined(conn, view, target: ViewTarget, batches, shaper, *, mode, source,
     # psycopg log a second, meaningless error as it ends the aborted pipeline. The
     # transaction's end then fails too (caught below); the first error is the one meant.
     failed: psycopg.Error | None = None
+    ours = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.pipeline():
         try:
             with conn.transaction():
@@ -318,6 +319,12 @@ def _pipelined(conn, view, target: ViewTarget, batches, shaper, *, mode, source,
                     failed = err
         except psycopg.Error as err:
             failed = failed or err
+    if failed is not None and ours and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        # Seen once under load in CI: the refused row's error was read while the block still
+        # ran, the block's COMMIT was skipped with the aborted pipeline, and the session
+        # stayed in the failed transaction, so the staging path's BEGIN became a SAVEPOINT
+        # in it. The transaction was ours: end it.
+        conn.rollback()
     if isinstance(failed, ROW_REFUSED):
         return None
     if failed is not None:
