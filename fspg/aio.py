@@ -179,7 +179,7 @@ class AsyncFeatureStore:
         try:
             with mapped_errors():
                 try:
-                    cursor = await conn.execute(statement.query, arrays, prepare=True)
+                    cursor = await conn.execute(statement.query, online.parameters(arrays), prepare=True)
                 except online.KEY_TYPE_ERRORS as err:
                     raise online.wrong_key_types(statement, err) from err
                 online.remember_shape(statement, cursor)

@@ -90,10 +90,11 @@ def main(ctx: click.Context, dsn: str | None) -> None:
 
 
 def _register(group: click.Group) -> None:
-    from fspg.commands import (catalog, http, ingest, models, quality, reads, rollout, server, serving, site, sources,
-                               training)
+    from fspg.commands import (catalog, http, ingest, models, quality, reads, rollout, scale, server, serving, site,
+                               sources, training)
 
-    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout, http, site):
+    for module in (server, catalog, ingest, reads, serving, training, models, quality, sources, rollout, http, site,
+                   scale):
         for command in module.COMMANDS:
             group.add_command(command)
 

@@ -18,12 +18,13 @@ from fspg.api.models import ModelMethods
 from fspg.api.offline import OfflineMethods
 from fspg.api.online import OnlineMethods
 from fspg.api.rollout import RolloutMethods
+from fspg.api.scale import ScaleMethods
 from fspg.api.sources import SourceMethods
 from fspg.api.training import TrainingMethods
 
 
 class FeatureStore(CatalogMethods, RolloutMethods, OfflineMethods, TrainingMethods, ModelMethods,
-                   OnlineMethods, SourceMethods, StoreBase):
+                   OnlineMethods, SourceMethods, ScaleMethods, StoreBase):
     """A feature store in one PostgreSQL database.
 
     Args:

@@ -92,6 +92,11 @@ class NotReady(UserError):
     """A staged version is not ready to serve (never or partly backfilled, empty online table)."""
 
 
+class DistributionError(UserError):
+    """The store cannot be distributed as asked: Citus is missing, the cluster has no
+    workers, or a command failed on a worker."""
+
+
 class ServerError(FspgError):
     """The embedded PostgreSQL server could not be started or stopped."""
 
@@ -127,6 +132,8 @@ SQLSTATE_CLASSES: dict[str, type[FspgError]] = {
     "YF019": ConnectionFailed,  # a source database does not answer
     "YF020": NotReady,          # promote of a version not backfilled / with an empty online table
     "YF021": Conflict,          # a view name means another version than the client sent a batch for
+    "YF022": DistributionError, # Citus missing, no workers
+    "YF023": DistributionError, # a command failed on a Citus worker
     "23514": ValidationError,   # check_violation: a rule's CHECK constraint
     "23502": ValidationError,   # not_null_violation: a key column
     "23505": ValidationError,   # unique_violation: a second row of one entity and moment in a transaction

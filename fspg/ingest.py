@@ -52,6 +52,10 @@ PIPELINED_ROWS = 1_000
 # (two rows of one entity and moment are a UniqueViolation there).
 ROW_REFUSED = (psycopg.errors.CheckViolation, psycopg.errors.NotNullViolation, psycopg.errors.DataException,
                psycopg.errors.UniqueViolation, psycopg.errors.ProgramLimitExceeded)
+# A row a Citus worker refused during COPY comes back as XX000 with the worker's message:
+# these are the refusals ROW_REFUSED names on one server.
+_WORKER_REFUSALS = ("violates check constraint", "violates not-null constraint", "violates unique constraint",
+                    "out of range", "invalid input syntax", "index row size")
 _staging_names = itertools.count(1)
 log = logging.getLogger("fspg.ingest")
 
@@ -87,6 +91,7 @@ class ViewTarget:
     version_id: int
     table: str
     columns: list[ViewColumn]
+    distributed: bool = False
 
 
 @dataclass
@@ -111,8 +116,14 @@ def view_target(conn: psycopg.Connection, view: str, cache: WriteCache | None = 
     """The version ``view`` (or ``view@N``) means and the columns a batch for it may carry."""
     if cache is not None and view in cache.views:
         return cache.views[view]
+    ours = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE and not conn.autocommit
     rows = conn.execute(Q.view_columns, {"view": view}).fetchall()
-    target = ViewTarget(rows[0][4], rows[0][5], [ViewColumn(*row[:4]) for row in rows])
+    target = ViewTarget(rows[0][4], rows[0][5], [ViewColumn(*row[:4]) for row in rows], rows[0][6])
+    if ours:
+        # A read needs no transaction left open: the batch's partitions are made in one of
+        # their own, and on Citus one transaction may not touch a shard as two roles (the
+        # partitions as fspg's owner, the rows as the writer).
+        conn.commit()
     if cache is not None:
         cache.views[view] = target
     return target
@@ -210,6 +221,30 @@ def _event_days(batches: BatchSource, shaper: BatchShaper) -> list[dt.datetime] 
     return days if floor <= lo and hi <= dt.datetime.now(dt.timezone.utc) + FUTURE_SLACK else None
 
 
+def refused_on_worker(err: psycopg.Error) -> bool:
+    """Whether an internal error (XX000) is a Citus worker refusing a row, which one
+    server reports as a constraint or data error: the batch then takes the staging path."""
+    message = getattr(err.diag, "message_primary", None) or str(err)
+    return any(phrase in message for phrase in _WORKER_REFUSALS)
+
+
+class _EventSpan:
+    """The oldest and newest event_ts of a batch, as it is copied."""
+
+    def __init__(self) -> None:
+        self.low: Any = None
+        self.high: Any = None
+
+    def add(self, column: Any) -> None:
+        """Widen the span by one batch's event_ts column."""
+        import pyarrow.compute as pc
+
+        low, high = pc.min_max(column).values()
+        if low.is_valid:
+            self.low = low.as_py() if self.low is None else min(self.low, low.as_py())
+            self.high = high.as_py() if self.high is None else max(self.high, high.as_py())
+
+
 class _ViewMoved(Exception):
     """The view name means another version than the client had cached (a promote)."""
 
@@ -237,7 +272,9 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
     if days is None:
         return None
     _ensure_partitions(conn, target.version_id, days, cache)
-    if (batch_key is None and batches.table is not None and batches.table.num_rows <= PIPELINED_ROWS
+    # Citus plans no INSERT ... SELECT FROM unnest($1) with parameters into a distributed
+    # table; a small batch there goes by COPY like a big one.
+    if (batch_key is None and not target.distributed and batches.table is not None and batches.table.num_rows <= PIPELINED_ROWS
             and all(shaper.dtypes[f.name] in PIPELINED_DTYPES for f in shaper.data_schema)):
         return _pipelined(conn, view, target, batches, shaper, mode=mode, source=source, progress=progress)
     started_at = dt.datetime.now(dt.timezone.utc)
@@ -246,6 +283,7 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
     copy_sql = sql.SQL("COPY fs_offline.{} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(target.table), sql.SQL(", ").join(map(sql.Identifier, columns)))
     sent = []
+    span = _EventSpan()
     try:
         with conn.transaction():
             if batches.table is None or batches.table.num_rows > SMALL_BATCH:
@@ -270,15 +308,21 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
                         shaped = shaper.shape(batch, numbered=False)
                         copy.write(encoder.write_batch(shaped.append_column(_batch_id_field(), _constant(batch_id, shaped.num_rows))))
                         sent.append(batch.num_rows)
+                        if target.distributed:
+                            span.add(shaped.column("event_ts"))
                         if progress:
                             progress(batch.num_rows)
                     copy.write(encoder.finish())
+                if target.distributed:
+                    conn.execute(Q.report_batch_rows, {"rows": cur.rowcount, "min": span.low, "max": span.high})
             row = conn.execute(Q.log_direct_batch, {
                 "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
                 "started": started_at, "batch_key": batch_key}, prepare=True).fetchone()
         return IngestResult(*row, path="direct")
-    except (*ROW_REFUSED, NeedsStaging):
+    except (*ROW_REFUSED, NeedsStaging, psycopg.errors.InternalError_) as err:
+        if isinstance(err, psycopg.errors.InternalError_) and not refused_on_worker(err):
+            raise
         if progress and sent:
             new_phase(progress, "checking rows one by one")
         return None

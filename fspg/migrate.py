@@ -59,6 +59,7 @@ def _upgrade(dsn: str, revision: str) -> str:
             # The lock serialises concurrent migrates; the schema must exist before
             # alembic creates its version table in it.
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
+            _keep_ddl_on_coordinator(connection)
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {VERSION_SCHEMA}")
             cfg = alembic_config()
             cfg.attributes["connection"] = connection
@@ -68,6 +69,20 @@ def _upgrade(dsn: str, revision: str) -> str:
             ).get_current_revision()
     finally:
         engine.dispose()
+
+
+def _keep_ddl_on_coordinator(connection) -> None:
+    """On a Citus coordinator, fspg's DDL stays local: the catalog, its functions and every
+    table are the coordinator's until `fspg distribute` distributes history and online
+    tables and puts on the workers what they need (docs/scale-out.md). Citus would
+    otherwise propagate each statement to the workers as the role running it, and
+    fs_owner, which owns fspg's objects and runs its SECURITY DEFINER functions, cannot
+    log in to them. Set for this database, so `fspg apply` and upkeep behave the same."""
+    has_citus = connection.exec_driver_sql("SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')").scalar()
+    if has_citus:
+        connection.exec_driver_sql("SET LOCAL citus.enable_ddl_propagation = off")
+        connection.exec_driver_sql("DO $$ BEGIN EXECUTE format('ALTER DATABASE %%I SET citus.enable_ddl_propagation = off',"
+                                   " current_database()); END $$")
 
 
 def current_revision(dsn: str) -> str | None:

@@ -94,8 +94,15 @@ def statement_from_row(query: str, names: Sequence[str], types: Sequence[str]) -
     """The lookup statement from what fs.online_query or fs.service_statement return."""
     import re
 
-    # The SQL uses $1..$n (as in the generated functions); psycopg wants %s.
-    return OnlineStatement(re.sub(r"\$\d+", "%s", query.replace("%", "%%")), tuple(names), tuple(types))
+    # The SQL uses $1..$n (as in the generated functions), on Citus each key more than
+    # once; psycopg wants named placeholders, which it sends once each.
+    return OnlineStatement(re.sub(r"\$(\d+)", lambda m: f"%(k{m.group(1)})s", query.replace("%", "%%")),
+                           tuple(names), tuple(types))
+
+
+def parameters(arrays: list[list[Any]]) -> dict[str, list[Any]]:
+    """The key arrays as the statement's parameters ($1 is k1)."""
+    return {f"k{i}": array for i, array in enumerate(arrays, 1)}
 
 
 def wrong_key_types(statement: OnlineStatement, err: psycopg.Error) -> InvalidArgument:
@@ -162,7 +169,7 @@ def _not_whole(value: Any) -> bool:
 def lookup(conn: psycopg.Connection, statement: OnlineStatement, arrays: list[list[Any]]) -> list[tuple[Any, ...]]:
     """Run a prepared lookup and return its rows; wrong key types become InvalidArgument."""
     try:
-        cursor = conn.execute(statement.query, arrays, prepare=True)
+        cursor = conn.execute(statement.query, parameters(arrays), prepare=True)
     except KEY_TYPE_ERRORS as err:
         raise wrong_key_types(statement, err) from err
     remember_shape(statement, cursor)

@@ -124,6 +124,10 @@ SELECT fs.describe_feature_view(%(name)s, %(version)s) AS description;
 -- A reused side connection drops the temp tables of its last user (entities, spines).
 DISCARD TEMP;
 
+-- name: distribute
+-- Distribute views over the Citus workers (all when views is NULL).
+SELECT * FROM fs.distribute(%(views)s, %(shard_count)s);
+
 -- name: drop_inactive_slot
 -- Drop a replication slot if it exists and nobody holds it.
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active;
@@ -153,8 +157,8 @@ SELECT fs.forget(%(view)s, %(entity)s, %(reason)s);
 DELETE FROM fs.replica WHERE name = %(name)s;
 
 -- name: generic_plans
--- Serving statements keep their generic plan (custom plans measured 3x slower).
-SET plan_cache_mode = force_generic_plan;
+-- Serving statements keep their generic plan (custom plans measured 3x slower), except on Citus, which routes a lookup to its shard by planning it with the keys in hand.
+SELECT set_config('plan_cache_mode', CASE WHEN EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN 'auto' ELSE 'force_generic_plan' END, false);
 
 -- name: has_replicas
 -- Whether serving replicas are registered (fs_admin may read it).
@@ -254,6 +258,10 @@ SELECT FROM fs.open_batch(%(view)s, NULL, %(version_id)s);
 -- name: ping
 -- Does a connection that sat idle still answer?
 SELECT 1;
+
+-- name: placement
+-- Where each version's history and online tables live.
+SELECT * FROM fs.placement(%(view)s);
 
 -- name: promote
 -- Serve a staged version from now on (one transaction).
@@ -360,6 +368,10 @@ SELECT name, dsn, subscription, slot_name FROM fs.replica ORDER BY name;
 -- name: replication_slot_lag
 -- On the source: whether a slot is active and how many bytes it lags.
 SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint AS lag_bytes FROM pg_replication_slots WHERE slot_name = %(slot)s;
+
+-- name: report_batch_rows
+-- What a batch copied into distributed history holds (rows, event-time range), for fs.record_batch.
+SELECT fs.report_batch_rows(%(rows)s, %(min)s, %(max)s);
 
 -- name: reset_settings
 -- A reused side connection forgets its last user's settings (its role stays the login's).
@@ -485,8 +497,8 @@ SELECT fs.vector_dimension(dtype) FROM fs.view_columns(%(view)s) WHERE name = %(
 SELECT * FROM fs.verify_training_set(%(name)s, %(version)s);
 
 -- name: view_columns
--- The columns a view name means now: keys and features with dtypes and SQL types, and the history table.
-SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table FROM fs.view_columns(%(view)s) c JOIN fs.feature_view_version vv USING (version_id);
+-- The columns a view name means now: keys and features with dtypes and SQL types, the history table, and whether it is distributed (Citus).
+SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table, vv.distributed FROM fs.view_columns(%(view)s) c JOIN fs.feature_view_version vv USING (version_id);
 
 -- name: wal_level
 -- The server's wal_level.

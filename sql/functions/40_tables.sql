@@ -103,6 +103,10 @@ BEGIN
     PERFORM fs.install_history_triggers(p_version_id);
     PERFORM fs.install_online_sync(p_version_id);
     PERFORM fs.comment_version_tables(p_version_id);
+    -- A distributed store distributes each new version as it is made ([F10]).
+    IF fs.is_distributed() THEN
+        PERFORM fs.distribute_version(p_version_id);
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION fs.create_version_tables(integer) IS 'Creates, grants and comments the offline and online tables of a new feature view version.';

@@ -6,7 +6,8 @@
 -- Owns: fs.integer_fits, fs.max_key_bytes, fs.ingest_query (the typed, checked view of a staging table),
 --       fs.batch_by_key (retries: a key already on record is that batch),
 --       fs.hold_served_version, fs.open_batch (the direct path's start),
---       fs.record_quarantine, fs.check_open_batch, fs.record_batch (bookkeeping: the
+--       fs.record_quarantine, fs.check_open_batch, fs.report_batch_rows (what a
+--       write to distributed history reports), fs.record_batch (bookkeeping: the
 --       only writers of fs.quarantine and fs.ingest_batch), fs.ingest, fs.offer_to_staged,
 --       fs.log_direct_batch, fs.replay_quarantine, fs.forget.
 --
@@ -325,6 +326,16 @@ END
 $$;
 COMMENT ON FUNCTION fs.open_batch(text, text, integer) IS 'Starts a batch the client copies straight into history: holds the view (fs.hold_served_version), returns the version it means now (YF021 if not the one expected) and a batch id.';
 
+CREATE OR REPLACE FUNCTION fs.report_batch_rows(p_rows bigint, p_min timestamptz, p_max timestamptz)
+RETURNS void
+LANGUAGE sql
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT set_config('fspg.batch_rows', p_rows::text, true), set_config('fspg.batch_min_ts', coalesce(p_min::text, ''), true),
+           set_config('fspg.batch_max_ts', coalesce(p_max::text, ''), true)
+$$;
+COMMENT ON FUNCTION fs.report_batch_rows(bigint, timestamptz, timestamptz) IS 'What a batch wrote to distributed history (rows, event-time range), for fs.record_batch: on Citus it cannot count them itself.';
+
 CREATE OR REPLACE FUNCTION fs.record_batch(p_batch_id bigint, p_version_id integer, p_mode text, p_source text,
                                            p_columns jsonb, p_started_at timestamptz, p_batch_key text DEFAULT NULL,
                                            p_unchanged bigint DEFAULT 0)
@@ -341,6 +352,21 @@ BEGIN
     -- rows_in = inserted + quarantined is the promise that nothing is lost.
     IF p_unchanged IS NULL OR p_unchanged < 0 THEN
         RAISE EXCEPTION 'unchanged rows are a count, got %', coalesce(p_unchanged::text, 'NULL') USING ERRCODE = 'YF015';
+    END IF;
+    -- On Citus the history trigger runs on the workers, away from the catalog, and this
+    -- function (as fspg's owner) may not read shards the writer wrote in this transaction.
+    -- The writing path reports the rows it wrote: the COPY's or INSERT's own row count
+    -- and event-time range (docs/scale-out.md, "Limits").
+    IF (SELECT vv.distributed FROM fs.feature_view_version vv WHERE vv.version_id = p_version_id) THEN
+        IF coalesce(current_setting('fspg.batch_rows', true), '') = '' THEN
+            RAISE EXCEPTION 'batch %: the rows written to a distributed table were not reported', p_batch_id
+                USING ERRCODE = 'YF015', HINT = 'write distributed history through fs.ingest or the Python client';
+        END IF;
+        INSERT INTO fs.history_stats (version_id, batch_id, rows, min_event_ts, max_event_ts)
+        SELECT p_version_id, p_batch_id, current_setting('fspg.batch_rows')::bigint,
+               nullif(current_setting('fspg.batch_min_ts'), '')::timestamptz, nullif(current_setting('fspg.batch_max_ts'), '')::timestamptz
+         WHERE current_setting('fspg.batch_rows')::bigint > 0;
+        PERFORM set_config('fspg.batch_rows', '', true);
     END IF;
     INSERT INTO fs.ingest_batch (batch_id, version_id, mode, source, rows_in, inserted, quarantined, reasons,
                                  columns, min_event_ts, max_event_ts, started_at, finished_at, created_by, batch_key, unchanged)
@@ -449,7 +475,12 @@ BEGIN
                        ' WHERE t.event_ts BETWEEN %L AND %L', v_version.partition_by, v_q.typed_query, '1970-01-01 00:00+00', v_future)
            INTO v_periods;
     END IF;
-    PERFORM fs.ensure_partitions(v_version.version_id, v_periods);
+    -- On Citus a transaction may not touch a shard as two roles: the partitions (made as
+    -- fspg's owner) come from the client before the batch and from fs.maintain; a row of
+    -- a period without one waits in the default partition, where every read finds it.
+    IF NOT v_version.distributed THEN
+        PERFORM fs.ensure_partitions(v_version.version_id, v_periods);
+    END IF;
 
     IF p_skip_unchanged THEN
         -- Good rows whose values history already holds as the newest for that entity and
@@ -485,6 +516,9 @@ BEGIN
         -- what reached history itself, so another writer under this id is noticed).
         GET DIAGNOSTICS v_written = ROW_COUNT;
         v_unchanged := v_rows_in - v_quarantined - v_written;
+        IF v_version.distributed THEN
+            PERFORM fs.report_batch_rows(v_written, v_min, v_max);
+        END IF;
     EXCEPTION WHEN unique_violation THEN
         -- The batch itself has one row per entity and moment; this transaction wrote one
         -- of those moments before (a second batch in one transaction).

@@ -306,6 +306,12 @@ BEGIN
                        v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query,
                        coalesce(v_q.bad_predicate, 'false'));
     END IF;
+    IF v_target.distributed THEN
+        -- This function wrote the rows as fspg's owner, so it may read them back on the
+        -- workers in this transaction (fs.record_batch cannot count them itself there).
+        EXECUTE format('SELECT fs.report_batch_rows(count(*), min(h.event_ts), max(h.event_ts)) FROM fs_offline.%I h WHERE h.batch_id = $1',
+                       v_target.offline_table) USING v_batch;
+    END IF;
     v_logged := fs.record_batch(v_batch, v_target.version_id, 'quarantine',
                                 format('backfill from version %s, %s to %s', v_source.version, v_lo, v_hi),
                                 v_q.columns, v_started);
@@ -493,7 +499,8 @@ RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('%s:%s', (SELECT coalesce(max(promotion_id), 0) FROM fs.promotion),
-                           (SELECT coalesce(max(service_version_id), 0) FROM fs.feature_service_version))
+    SELECT format('%s:%s:%s', (SELECT coalesce(max(promotion_id), 0) FROM fs.promotion),
+                              (SELECT coalesce(max(service_version_id), 0) FROM fs.feature_service_version),
+                              (SELECT count(*) FROM fs.feature_view_version WHERE distributed))
 $$;
-COMMENT ON FUNCTION fs.serving_epoch() IS 'Changes whenever what an unpinned lookup reads changes (a promote, a rollback, a new service version): clients rebuild their lookup statements then.';
+COMMENT ON FUNCTION fs.serving_epoch() IS 'Changes whenever what an unpinned lookup reads changes (a promote, a rollback, a new service version) or how (tables distributed over Citus workers): clients rebuild their lookup statements then.';

@@ -109,6 +109,20 @@ BEGIN
         RETURN format('SELECT h.event_ts, %s FROM fs_offline.%I h WHERE %s ORDER BY h.event_ts DESC, h.created_ts DESC LIMIT %s',
                       v_cols, v_version.offline_table, v_where, CASE WHEN p_limit = 0 THEN 0 ELSE 1 END);
     END IF;
+    IF p_entities IS NOT NULL AND v_version.distributed THEN
+        -- On Citus no lateral join reaches a distributed table from a local list: the
+        -- newest row per listed entity is found on the workers (DISTINCT ON the
+        -- distribution column runs per shard), then joined to the list here.
+        RETURN format(
+            'SELECT %1$s, h.event_ts, %2$s FROM %3$s e LEFT JOIN ('
+            ' SELECT DISTINCT ON (%4$s) * FROM fs_offline.%5$I h WHERE (%4$s) IN (SELECT %6$s FROM %3$s) AND %7$s'
+            ' ORDER BY %4$s, h.event_ts DESC, h.created_ts DESC) h ON %8$s ORDER BY e.fs_ord%9$s',
+            (SELECT string_agg(format('e.%I', k), ', ') FROM unnest(v_keys) k),
+            v_cols, p_entities, v_keylist, v_version.offline_table,
+            (SELECT string_agg(format('%I', k), ', ') FROM unnest(v_keys) k), v_where,
+            (SELECT string_agg(format('h.%1$I = e.%1$I', k), ' AND ') FROM unnest(v_keys) k),
+            coalesce(' LIMIT ' || p_limit, ''));
+    END IF;
     IF p_entities IS NOT NULL THEN
         -- Given entities: one row each, in the order given, NULL features where no value
         -- is in effect (as online lookups answer).

@@ -9,7 +9,7 @@
 -- concurrent writers of overlapping entities lock them in the same order and never
 -- deadlock; ON CONFLICT re-checks the rule against the row another writer committed.
 
-CREATE OR REPLACE FUNCTION fs.online_upsert_sql(p_version_id integer, p_source text)
+CREATE OR REPLACE FUNCTION fs.online_upsert_sql(p_version_id integer, p_source text, p_target text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -25,23 +25,23 @@ BEGIN
     IF v_keys IS NULL THEN
         -- A global view: one row, the newest of the batch.
         RETURN format(
-            'INSERT INTO fs_online.%1$I AS o (global_key, event_ts, created_ts, %2$s)'
+            'INSERT INTO %1$s AS o (global_key, event_ts, created_ts, %2$s)'
             ' SELECT true, s.event_ts, s.created_ts, %3$s FROM %4$s s ORDER BY s.event_ts DESC, s.created_ts DESC LIMIT 1'
             ' ON CONFLICT (global_key) DO UPDATE SET event_ts = EXCLUDED.event_ts, created_ts = EXCLUDED.created_ts, %5$s'
             ' WHERE (o.event_ts, o.created_ts) < (EXCLUDED.event_ts, EXCLUDED.created_ts)',
-            v_online, v_features, (SELECT string_agg(format('s.%I', f.name), ', ' ORDER BY f.position)
+            coalesce(p_target, format('fs_online.%I', v_online)), v_features, (SELECT string_agg(format('s.%I', f.name), ', ' ORDER BY f.position)
                                      FROM fs.feature f WHERE f.version_id = p_version_id), p_source, v_set);
     END IF;
     RETURN format(
-        'INSERT INTO fs_online.%1$I AS o (%2$s, event_ts, created_ts, %3$s)'
+        'INSERT INTO %1$s AS o (%2$s, event_ts, created_ts, %3$s)'
         ' SELECT DISTINCT ON (%2$s) %2$s, event_ts, created_ts, %3$s FROM %4$s'
         ' ORDER BY %2$s, event_ts DESC, created_ts DESC'
         ' ON CONFLICT (%2$s) DO UPDATE SET event_ts = EXCLUDED.event_ts, created_ts = EXCLUDED.created_ts, %5$s'
         ' WHERE (o.event_ts, o.created_ts) < (EXCLUDED.event_ts, EXCLUDED.created_ts)',
-        v_online, v_keys, v_features, p_source, v_set);
+        coalesce(p_target, format('fs_online.%I', v_online)), v_keys, v_features, p_source, v_set);
 END
 $$;
-COMMENT ON FUNCTION fs.online_upsert_sql(integer, text) IS 'The upsert of the newest row per entity from relation p_source into a version''s online table (newer wins).';
+COMMENT ON FUNCTION fs.online_upsert_sql(integer, text, text) IS 'The upsert of the newest row per entity from relation p_source into a version''s online table, or the relation p_target names (newer wins).';
 
 CREATE OR REPLACE FUNCTION fs.install_online_sync(p_version_id integer)
 RETURNS void
@@ -49,15 +49,34 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    v_offline text := (SELECT offline_table FROM fs.feature_view_version WHERE version_id = p_version_id);
+    v_version  fs.feature_view_version;
     v_function text := format('sync_online_v%s', p_version_id);
+    v_body     text;
+    v_create   text;
+    v_citus_table boolean := false;
 BEGIN
-    -- One generated function per version: static SQL, so each session plans it once.
-    -- SECURITY DEFINER: online tables are written by this trigger only, never by users.
-    EXECUTE format($f$
-        CREATE OR REPLACE FUNCTION fs.%I() RETURNS trigger
-        LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-        AS $body$
+    SELECT * INTO v_version FROM fs.feature_view_version WHERE version_id = p_version_id;
+    IF v_version.distributed THEN
+        -- On Citus the trigger fires on a worker, on one shard of history (TG_TABLE_NAME
+        -- ends in its shard id). A plain INSERT INTO fs_online... there would be planned
+        -- as a distributed query that cannot see the transition table; the rows' online
+        -- values live in the co-located shard of the online table (same hash range, same
+        -- worker), so the upsert goes there. Batch counts are taken by the coordinator
+        -- (fs.record_batch), which the catalog lives on.
+        v_body := format($b$
+        DECLARE
+            v_online text;
+        BEGIN
+            SELECT shard_name(o.logicalrelid, o.shardid) INTO v_online
+              FROM pg_dist_shard h JOIN pg_dist_shard o ON o.shardminvalue = h.shardminvalue
+             WHERE h.shardid = substring(TG_TABLE_NAME FROM '_(\d+)$')::bigint
+               AND o.logicalrelid = %L::regclass;
+            EXECUTE replace(%L, ':online:', coalesce(v_online, %L));
+            RETURN NULL;
+        END $b$, format('fs_online.%I', v_version.online_table),
+                 fs.online_upsert_sql(p_version_id, 'new_rows', ':online:'), format('fs_online.%I', v_version.online_table));
+    ELSE
+        v_body := format($b$
         BEGIN
             %s;
             -- Row counts per batch (NULL: plain SQL), written here so they are what
@@ -65,16 +84,35 @@ BEGIN
             INSERT INTO fs.history_stats (version_id, batch_id, rows, min_event_ts, max_event_ts)
             SELECT %s, n.batch_id, count(*), min(n.event_ts), max(n.event_ts) FROM new_rows n GROUP BY n.batch_id;
             RETURN NULL;
-        END
-        $body$ $f$, v_function, fs.online_upsert_sql(p_version_id, 'new_rows'), p_version_id);
+        END $b$, fs.online_upsert_sql(p_version_id, 'new_rows'), p_version_id);
+    END IF;
+    -- One generated function per version: static SQL, so each session plans it once.
+    -- SECURITY DEFINER: online tables are written by this trigger only, never by users.
+    v_create := format('CREATE OR REPLACE FUNCTION fs.%I() RETURNS trigger'
+                       ' LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS %L',
+                       v_function, v_body);
+    IF v_version.distributed THEN
+        v_citus_table := to_regclass(format('fs_offline.%I', v_version.offline_table)) IN (SELECT logicalrelid FROM pg_dist_partition);
+    END IF;
+    IF v_citus_table THEN
+        -- A replacement reaches the workers' copy (Citus made it with the table) in this
+        -- transaction; fspg's DDL is otherwise kept on the coordinator (fspg.migrate).
+        PERFORM set_config('citus.enable_ddl_propagation', 'on', true);
+        EXECUTE v_create;
+        PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    ELSE
+        -- Before fs.distribute_version distributes the table: Citus copies the function
+        -- to the workers with it.
+        EXECUTE v_create;
+    END IF;
     EXECUTE format('REVOKE ALL ON FUNCTION fs.%I() FROM PUBLIC', v_function);
     EXECUTE format('COMMENT ON FUNCTION fs.%I() IS %L', v_function,
                    format('Keeps fs_online.%s current from inserts into fs_offline.%s (generated).',
-                          (SELECT online_table FROM fs.feature_view_version WHERE version_id = p_version_id), v_offline));
+                          v_version.online_table, v_version.offline_table));
     EXECUTE format('CREATE OR REPLACE TRIGGER sync_online AFTER INSERT ON fs_offline.%I'
-                   ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs.%I()', v_offline, v_function);
+                   ' REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION fs.%I()', v_version.offline_table, v_function);
     -- ALWAYS: history written by a logical replication apply worker (CDC) reaches online too.
-    EXECUTE format('ALTER TABLE fs_offline.%I ENABLE ALWAYS TRIGGER sync_online', v_offline);
+    EXECUTE format('ALTER TABLE fs_offline.%I ENABLE ALWAYS TRIGGER sync_online', v_version.offline_table);
 END
 $$;
 COMMENT ON FUNCTION fs.install_online_sync(integer) IS 'Generates the trigger function and trigger that keep a version''s online table current.';

@@ -6,7 +6,8 @@
 --       name: the one reading of each), fs.service_statement, fs.lookup_columns,
 --       fs.served_column_name (the one naming rule of a lookup's columns),
 --       fs.create_service_functions (fs_serving.<service>(...) and
---       fs_serving.<service>__v<N>(...), generated per feature service version).
+--       fs_serving.<service>__v<N>(...), generated per feature service version),
+--       fs.lookup_function_body (their body: SQL, or PL/pgSQL on Citus).
 -- fs.serving_query and fs.online_query only write SQL text from the catalog; they run
 -- as the owner so a serving role (no catalog access) can have its lookups written.
 -- Generated functions are LANGUAGE sql, STABLE, SECURITY INVOKER and without SET, so
@@ -51,6 +52,11 @@ DECLARE
     v_from    text;
     v_single  text;
     v_joins   text := '';
+    v_single_joins text := '';
+    v_join    text;
+    v_fresh   text;
+    v_on      text;
+    v_i_key   integer;
     v_view    record;
     v_alias   text;
     v_i       integer := 0;
@@ -94,20 +100,35 @@ BEGIN
     columns := key_names;
 
     FOR v_view IN
-        SELECT s.version_id, s.view_name, vv.online_table, vv.ttl, min(s.ord) AS first
+        SELECT s.version_id, s.view_name, vv.online_table, vv.ttl, vv.distributed, min(s.ord) AS first
           FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
-         GROUP BY s.version_id, s.view_name, vv.online_table, vv.ttl ORDER BY first
+         GROUP BY s.version_id, s.view_name, vv.online_table, vv.ttl, vv.distributed ORDER BY first
     LOOP
         v_i := v_i + 1;
         v_alias := 'v' || v_i;
         -- The TTL test is computed once per row in the lateral subquery (OFFSET 0 keeps
         -- the planner from copying it into every feature's CASE).
-        v_joins := v_joins || format(' LEFT JOIN LATERAL (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE %s OFFSET 0) %s ON true',
-            CASE WHEN v_view.ttl IS NULL THEN 'true' ELSE fs.ttl_condition(v_view.ttl, 'o.event_ts', 'now()') END,
-            v_view.online_table,
-            coalesce((SELECT string_agg(format('o.%1$I = r.%1$I', k.name), ' AND ')
-                        FROM fs.key_columns(v_view.version_id) k), 'true'),
-            v_alias);
+        v_fresh := CASE WHEN v_view.ttl IS NULL THEN 'true' ELSE fs.ttl_condition(v_view.ttl, 'o.event_ts', 'now()') END;
+        IF v_view.distributed THEN
+            -- Citus plans no lateral join into a distributed table from a list of keys: the
+            -- rows are selected by the distribution column first (one shard for one
+            -- entity, with the key known at planning: custom plans), then joined here.
+            v_i_key := array_position(key_names, fs.distribution_column(v_view.version_id));
+            v_on := (SELECT string_agg(format('%2$s.%1$I = r.%1$I', k.name, v_alias), ' AND ')
+                       FROM fs.key_columns(v_view.version_id) k);
+            v_joins := v_joins || format(' LEFT JOIN (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE o.%I = ANY ($%s::%s[])) %s ON %s',
+                v_fresh, v_view.online_table, key_names[v_i_key], v_i_key, fs.sql_type(key_types[v_i_key]), v_alias, v_on);
+            v_single_joins := v_single_joins || format(' LEFT JOIN (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE o.%I = $%s::%s) %s ON %s',
+                v_fresh, v_view.online_table, key_names[v_i_key], v_i_key, fs.sql_type(key_types[v_i_key]), v_alias, v_on);
+        ELSE
+            v_join := format(' LEFT JOIN LATERAL (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE %s OFFSET 0) %s ON true',
+                v_fresh, v_view.online_table,
+                coalesce((SELECT string_agg(format('o.%1$I = r.%1$I', k.name), ' AND ')
+                            FROM fs.key_columns(v_view.version_id) k), 'true'),
+                v_alias);
+            v_joins := v_joins || v_join;
+            v_single_joins := v_single_joins || v_join;
+        END IF;
         SELECT v_select || array_agg(
                    format('%s AS %I',
                           CASE WHEN v_view.ttl IS NULL THEN format('%s.%I', v_alias, s.feature)
@@ -124,7 +145,7 @@ BEGIN
       FROM (SELECT row_number() OVER (ORDER BY min(s.ord)) AS i, s.view_name AS name
               FROM unnest(v_features) s GROUP BY s.view_name) v;
     query := format('SELECT %s FROM %s%s ORDER BY r.ord', array_to_string(v_select, ', '), v_from, v_joins);
-    single_query := format('SELECT %s FROM %s%s', array_to_string(v_select, ', '), v_single, v_joins);
+    single_query := format('SELECT %s FROM %s%s', array_to_string(v_select, ', '), v_single, v_single_joins);
     RETURN NEXT;
 END
 $$;
@@ -207,6 +228,22 @@ END
 $$;
 COMMENT ON FUNCTION fs.service_statement(text, integer) IS 'The lookup statement of feature service p_service (current or pinned version): its generated function called with one array per key column, and the key columns.';
 
+CREATE OR REPLACE FUNCTION fs.lookup_function_body(p_query text, p_key_names text[], p_distributed boolean)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    -- A SQL function is inlined and planned once per session with its parameters unknown,
+    -- which Citus cannot route; PL/pgSQL's EXECUTE plans each call with the keys in hand.
+    SELECT CASE WHEN NOT p_distributed THEN format('LANGUAGE sql STABLE PARALLEL SAFE AS %L', p_query)
+                ELSE format('LANGUAGE plpgsql STABLE AS %L',
+                            format('BEGIN RETURN QUERY EXECUTE %L%s; END', p_query,
+                                   coalesce(' USING ' || (SELECT string_agg(format('%I', 'p_' || n), ', ' ORDER BY i)
+                                                            FROM unnest(p_key_names) WITH ORDINALITY AS k(n, i)), '')))
+           END
+$$;
+COMMENT ON FUNCTION fs.lookup_function_body(text, text[], boolean) IS 'The body of a generated lookup function: plain SQL on one server, PL/pgSQL that plans each call on Citus.';
+
 CREATE OR REPLACE FUNCTION fs.create_service_functions(p_service_version_id integer)
 RETURNS void
 LANGUAGE plpgsql
@@ -222,6 +259,7 @@ DECLARE
     v_name    text;
     v_old     regprocedure;
     v_single_args text;
+    v_distributed boolean;
 BEGIN
     SELECT s.name, sv.version, sv.version = s.current_version INTO v_service, v_version, v_current
       FROM fs.feature_service_version sv JOIN fs.feature_service s USING (service_id)
@@ -229,6 +267,9 @@ BEGIN
     SELECT * INTO v_q FROM fs.serving_query(
         (SELECT array_agg(sf.feature_id ORDER BY sf.position) FROM fs.feature_service_feature sf
           WHERE sf.service_version_id = p_service_version_id));
+    v_distributed := EXISTS (SELECT 1 FROM fs.feature_service_feature sf JOIN fs.feature f USING (feature_id)
+                               JOIN fs.feature_view_version vv USING (version_id)
+                              WHERE sf.service_version_id = p_service_version_id AND vv.distributed);
     v_args := coalesce((SELECT string_agg(format('%I %s[]', 'p_' || v_q.key_names[i], fs.sql_type(v_q.key_types[i])), ', ')
                           FROM generate_subscripts(v_q.key_names, 1) i), '');
     v_single_args := coalesce((SELECT string_agg(format('%I %s', 'p_' || v_q.key_names[i], fs.sql_type(v_q.key_types[i])), ', ')
@@ -247,12 +288,12 @@ BEGIN
                       WHERE n.nspname = 'fs_serving' AND p.proname = v_name LOOP
             EXECUTE format('DROP FUNCTION %s', v_old);
         END LOOP;
-        EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) LANGUAGE sql STABLE PARALLEL SAFE AS %L',
-                       v_name, v_args, v_returns, v_q.query);
+        EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) %s',
+                       v_name, v_args, v_returns, fs.lookup_function_body(v_q.query, v_q.key_names, v_distributed));
         IF cardinality(v_q.key_names) > 0 THEN
             -- The same lookup for one entity with scalar keys: fs_serving.<service>(42, 1001).
-            EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) LANGUAGE sql STABLE PARALLEL SAFE AS %L',
-                           v_name, v_single_args, v_returns, v_q.single_query);
+            EXECUTE format('CREATE FUNCTION fs_serving.%I(%s) RETURNS TABLE (%s) %s',
+                           v_name, v_single_args, v_returns, fs.lookup_function_body(v_q.single_query, v_q.key_names, v_distributed));
             EXECUTE format('GRANT EXECUTE ON FUNCTION fs_serving.%I(%s) TO fs_serving', v_name,
                            (SELECT string_agg(fs.sql_type(t), ', ') FROM unnest(v_q.key_types) t));
         END IF;

@@ -1,6 +1,6 @@
 -- 86_training: point-in-time-correct joins of a spine against feature views, and the
 -- named, versioned, reproducible training sets built from them.
--- Owns: fs.relation_columns, fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
+-- Owns: fs.newest_rows_join (the join on Citus), fs.relation_columns, fs.is_spine_query, fs.spine_relation, fs.spine_select, fs.check_spine, fs.spine_keys,
 --       fs.newest_row_lookup, fs.training_query, fs.training_set_sql, fs.content_hash, fs.create_training_set,
 --       fs.check_training_set_name, fs.open_training_spine, fs.store_training_set,
 --       fs.training_set_version_of, fs.training_set_query, fs.verify_training_set.
@@ -194,6 +194,33 @@ END
 $$;
 COMMENT ON FUNCTION fs.newest_row_lookup(integer, text[], text, timestamptz, boolean) IS 'The LATERAL subquery that finds, for a spine row (p_at = its moment), the newest history row of a view version in effect then: per partition, newest first, unless the default partition holds rows or p_portable asks for SQL that outlives today''s partitions.';
 
+CREATE OR REPLACE FUNCTION fs.newest_rows_join(p_version_id integer, p_features text[], p_spine text, p_timestamp_column text,
+                                               p_as_of timestamptz DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_version fs.feature_view_version;
+    v_column  text := fs.distribution_column(p_version_id);
+BEGIN
+    -- The point-in-time join on Citus, where no lateral join reaches a distributed table
+    -- from the spine: every spine row is joined to its entity's history in effect then,
+    -- and the newest per spine row kept. DISTINCT ON leads with the distribution column,
+    -- so each worker does it for its own shards (the spine is sent to every worker).
+    SELECT * INTO v_version FROM fs.feature_view_version WHERE version_id = p_version_id;
+    RETURN format('SELECT DISTINCT ON (h.%1$I, x.fs_ord) x.fs_ord, %2$s FROM %3$s x JOIN fs_offline.%4$I h ON %5$s'
+                  ' ORDER BY h.%1$I, x.fs_ord, h.event_ts DESC, h.created_ts DESC',
+                  v_column,
+                  (SELECT string_agg(format('h.%I', f), ', ') FROM unnest(p_features) f),
+                  p_spine, v_version.offline_table,
+                  (SELECT string_agg(format('h.%1$I = x.%1$I::%2$s', k.name, k.sql_type), ' AND ') FROM fs.key_columns(p_version_id) k)
+                  || ' AND ' || fs.ttl_condition(v_version.ttl, 'h.event_ts', format('x.%I', p_timestamp_column))
+                  || CASE WHEN p_as_of IS NULL THEN '' ELSE format(' AND h.created_ts <= %L::timestamptz', p_as_of) END);
+END
+$$;
+COMMENT ON FUNCTION fs.newest_rows_join(integer, text[], text, text, timestamptz) IS 'The point-in-time join of a distributed view version (Citus): for every spine row (by fs_ord), the newest history row in effect at its moment, found on the workers.';
+
 -- Earlier forms (0.1 had five arguments) would make calls ambiguous.
 DROP FUNCTION IF EXISTS fs.training_query(text[], text, text, timestamptz, text[]);
 DROP FUNCTION IF EXISTS fs.training_query(text[], text, text, timestamptz, text[], boolean);
@@ -236,16 +263,23 @@ BEGIN
     END IF;
 
     FOR v_view IN
-        SELECT s.version_id, s.view_name, vv.offline_table, vv.ttl, min(s.ord) AS first
+        SELECT s.version_id, s.view_name, vv.offline_table, vv.ttl, vv.distributed, min(s.ord) AS first
           FROM unnest(v_features) s JOIN fs.feature_view_version vv ON vv.version_id = s.version_id
-         GROUP BY 1, 2, 3, 4 ORDER BY first
+         GROUP BY 1, 2, 3, 4, 5 ORDER BY first
     LOOP
         v_i := v_i + 1;
         v_alias := 'v' || v_i;
-        v_joins := v_joins || format(' LEFT JOIN LATERAL (%s) %s ON true',
-            fs.newest_row_lookup(v_view.version_id, ARRAY(SELECT f.feature FROM unnest(v_features) f WHERE f.version_id = v_view.version_id),
-                                 format('s.%I', p_timestamp_column), p_as_of, p_portable),
-            v_alias);
+        IF v_view.distributed THEN
+            v_joins := v_joins || format(' LEFT JOIN (%s) %s ON %s.fs_ord = s.fs_ord',
+                fs.newest_rows_join(v_view.version_id, ARRAY(SELECT f.feature FROM unnest(v_features) f WHERE f.version_id = v_view.version_id),
+                                    p_spine, p_timestamp_column, p_as_of),
+                v_alias, v_alias);
+        ELSE
+            v_joins := v_joins || format(' LEFT JOIN LATERAL (%s) %s ON true',
+                fs.newest_row_lookup(v_view.version_id, ARRAY(SELECT f.feature FROM unnest(v_features) f WHERE f.version_id = v_view.version_id),
+                                     format('s.%I', p_timestamp_column), p_as_of, p_portable),
+                v_alias);
+        END IF;
         SELECT v_select || array_agg(format('%s.%I AS %I', v_alias, s.feature,
                    CASE WHEN (SELECT count(DISTINCT o.view_name) FROM unnest(v_features) o WHERE o.feature = s.feature) > 1
                         THEN s.view_name || '__' || s.feature ELSE s.feature END) ORDER BY s.ord)

@@ -76,7 +76,12 @@ GRANT EXECUTE ON FUNCTION fs.period_start(text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.partition_name(integer, text, timestamptz) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_columns_sql(integer, text, text) TO fs_reader;
-GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text, text) TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.report_batch_rows(bigint, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.placement(text) TO fs_reader;
+-- Checks for a superuser itself, saying so (it creates roles on the workers).
+GRANT EXECUTE ON FUNCTION fs.distribute(text[], integer) TO fs_admin;
+GRANT EXECUTE ON FUNCTION fs.is_distributed() TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.work_features(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.serving_query(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.online_query(text[]) TO fs_serving;

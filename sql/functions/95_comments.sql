@@ -337,3 +337,10 @@ COMMENT ON COLUMN fs.view_source.start_at IS 'Where the first incremental run be
 COMMENT ON COLUMN fs.view_source.high_water IS 'Event time up to which the query has run.';
 COMMENT ON COLUMN fs.view_source.last_run_at IS 'When it last ran.';
 COMMENT ON COLUMN fs.view_source.last_error IS 'The last run''s error (NULL: none).';
+
+-- [F10] Citus.
+COMMENT ON COLUMN fs.feature_view_version.distributed IS 'Its history and online tables are Citus distributed tables (fspg distribute).';
+COMMENT ON COLUMN fs.distribution.singleton IS 'Always true: the table holds one row.';
+COMMENT ON COLUMN fs.distribution.shard_count IS 'Shards of every distributed table (one count keeps them co-located).';
+COMMENT ON COLUMN fs.distribution.distributed_at IS 'When the store was first distributed.';
+COMMENT ON COLUMN fs.distribution.distributed_by IS 'Who distributed it.';

@@ -1,0 +1,203 @@
+"""fspg on Citus: the user journey on a coordinator and two workers, each step compared with
+the same step on a single-node store built from the same data.
+
+The cluster runs where the PostgreSQL under test has Citus installed (docs/scale-out.md);
+elsewhere the module skips and says why. The steps share one cluster and run in order,
+as a user's would: distribute, ingest, serve, read, train, evolve, erase.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from fspg import FeatureStore, errors, migrate
+from tests import citus_cluster
+from tests.defs import ingest_defs, view
+
+pytestmark = pytest.mark.skipif(citus_cluster.missing() is not None, reason=citus_cluster.missing() or "")
+
+DAY = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    cluster = citus_cluster.CitusCluster(tmp_path_factory.mktemp("citus")).up()
+    yield cluster
+    cluster.down()
+
+
+@pytest.fixture(scope="module")
+def dsns(cluster) -> dict[str, str]:
+    """The same store twice: single-node and distributed (4 shards), definitions applied."""
+    found = {"single": cluster.plain_database("fspg_single"), "citus": cluster.database("fspg_citus")}
+    for dsn in found.values():
+        migrate.upgrade(dsn)
+        FeatureStore(dsn).apply(ingest_defs())
+    return found
+
+
+@pytest.fixture(scope="module")
+def stores(dsns) -> dict[str, FeatureStore]:
+    return {name: FeatureStore(dsn) for name, dsn in dsns.items()}
+
+
+def both(stores, call):
+    """The result of one call on each store: (single-node, distributed)."""
+    return call(stores["single"]), call(stores["citus"])
+
+
+def counts(result):
+    return result.rows_in, result.inserted, result.quarantined, result.reasons, result.unchanged
+
+
+def test_distribute_refuses_what_it_cannot_do(stores, dsns):
+    with pytest.raises(errors.DistributionError, match="Citus is not installed"):
+        stores["single"].distribute()
+    with pytest.raises(errors.NotFound, match="feature view nope does not exist"):
+        stores["citus"].distribute(["nope"])
+    with pytest.raises(errors.InvalidArgument, match="shard count must be between 1 and 64000"):
+        stores["citus"].distribute(shard_count=0)
+    with psycopg.connect(dsns["citus"], autocommit=True) as conn:
+        conn.execute("DROP ROLE IF EXISTS fspg_admin_only")
+        conn.execute("CREATE ROLE fspg_admin_only LOGIN IN ROLE fs_admin")
+    with pytest.raises(errors.PermissionDenied, match="runs as a superuser"):
+        FeatureStore(dsns["citus"].replace("postgres@", "fspg_admin_only@")).distribute()
+    cli = subprocess.run([sys.executable, "-m", "fspg.cli", "--dsn", dsns["citus"], "distribute", "--shard-count", "0"],
+                         capture_output=True, text=True)
+    assert cli.returncode == 2 and "0 is not in the range 1<=x<=64000" in cli.stderr
+    assert all(row["placement"] == "coordinator" for row in stores["citus"].placement())
+
+
+def test_distribute_places_history_and_online_by_entity(stores):
+    rows = stores["citus"].distribute(shard_count=4)
+    assert {(r["feature_view"], r["action"]) for r in rows} == {
+        ("checked", "distributed"), ("user_stats", "distributed"), ("fx_rates", "kept on the coordinator (global view)")}
+    placed = {(r["feature_view"], r["kind"]): r for r in stores["citus"].placement()}
+    assert placed["checked", "history"]["placement"] == "distributed by user_id"
+    assert placed["checked", "online"]["shards"] == 4 and len(placed["checked", "online"]["nodes"]) == 2
+    assert placed["fx_rates", "online"]["placement"] == "coordinator"
+    again = stores["citus"].distribute()
+    assert {r["action"] for r in again if r["feature_view"] == "checked"} == {"distributed already"}
+
+
+def test_ingest_counts_and_history_match_single_node(stores, dsns):
+    good = {"user_id": list(range(1, 201)), "amount": [float(i % 90) for i in range(200)]}
+    single, citus = both(stores, lambda s: s.insert_batch("checked", good, timestamp=DAY))
+    assert counts(single) == counts(citus) == (200, 200, 0, {}, 0)
+    mixed = {"user_id": [1, 2, 3, 4], "amount": [50.0, 150.0, 250.0, 20.0], "code": ["ABC", "abc", "XYZ", "DEF"]}
+    single, citus = both(stores, lambda s: s.insert_batch("checked", mixed, timestamp=DAY + dt.timedelta(hours=1)))
+    assert counts(single) == counts(citus) == (4, 2, 2, {"amount__max": 2, "code__regex": 1}, 0)
+    assert citus.path == "staging"
+    for store in stores.values():
+        with pytest.raises(errors.BatchRejected):
+            store.insert_batch("checked", mixed, timestamp=DAY + dt.timedelta(hours=2), mode="strict")
+    retried = both(stores, lambda s: [s.insert_batch("user_stats", {"user_id": [7], "spend_7d": [1.5]}, timestamp="now",
+                                                     batch_key="k-1") for _ in range(2)])
+    for first, second in retried:
+        assert first.batch_id == second.batch_id and first.inserted == 1
+    histories = [sorted(_rows(dsn, "SELECT user_id, event_ts, amount, code FROM fs_offline.checked__v1")) for dsn in dsns.values()]
+    assert histories[0] == histories[1] and len(histories[0]) == 202
+    logs = [_rows(dsn, "SELECT rows_in, inserted, quarantined, min_event_ts, max_event_ts FROM fs.ingest_batch"
+                       " JOIN fs.feature_view_version USING (version_id) WHERE offline_table = 'checked__v1' ORDER BY batch_id")
+            for dsn in dsns.values()]
+    assert logs[0] == logs[1]
+
+
+def test_plain_sql_writes_keep_online_current_and_rules(dsns):
+    for dsn in dsns.values():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO fs_offline.checked__v1 (user_id, event_ts, amount) VALUES (500, %s, 10), (501, %s, 11)",
+                         [DAY, DAY])
+            with pytest.raises(psycopg.Error, match='violates check constraint "amount__min_max"'):
+                conn.execute("INSERT INTO fs_offline.checked__v1 (user_id, event_ts, amount) VALUES (502, %s, 1000)", [DAY])
+    online = [_rows(dsn, "SELECT user_id, amount FROM fs_online.checked__v1 WHERE user_id >= 500 ORDER BY 1") for dsn in dsns.values()]
+    assert online[0] == online[1] == [(500, 10.0), (501, 11.0)]
+
+
+def test_online_is_newest_of_history_everywhere(dsns):
+    newest = ("SELECT DISTINCT ON (user_id) user_id, event_ts, amount FROM fs_offline.checked__v1"
+              " ORDER BY user_id, event_ts DESC, created_ts DESC")
+    for dsn in dsns.values():
+        assert sorted(_rows(dsn, newest)) == sorted(_rows(dsn, "SELECT user_id, event_ts, amount FROM fs_online.checked__v1"))
+
+
+def test_lookups_match_single_node(stores, dsns):
+    now = {"user_id": [1, 2, 3, 7, 999], "spend_7d": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    both(stores, lambda s: s.insert_batch("user_stats", now, timestamp="now"))
+    both(stores, lambda s: s.insert_batch("fx_rates", {"eur_usd": [1.08]}, timestamp="now"))
+    for features in (["user_stats.spend_7d", "checked.amount", "fx_rates.eur_usd"], ["checked.*"]):
+        single, citus = both(stores, lambda s: s.get_online_features(features, entities={"user_id": [3, 1, 12345, 2]},
+                                                                     as_dicts=True))
+        assert single == citus
+    single, citus = both(stores, lambda s: s.get_online_features(service="scoring", entities={"user_id": [7]}, as_dicts=True))
+    assert single == citus and citus[0]["spend_7d"] == 4.0 and citus[0]["eur_usd"] == 1.08
+    for _ in range(8):  # past the 5 custom plans after which PostgreSQL may switch to a generic one
+        assert stores["citus"].get_online_features(service="scoring", entities={"user_id": [2]}, as_dicts=True)[0]["spend_7d"] == 2.0
+    sql = ["SELECT user_id, spend_7d, eur_usd FROM fs_serving.scoring(ARRAY[1, 999, 4]::bigint[])",
+           "SELECT user_id, spend_7d FROM fs_serving.scoring(7::bigint)"]
+    for query in sql:
+        assert _rows(dsns["single"], query) == _rows(dsns["citus"], query)
+
+
+def test_offline_reads_match_single_node(stores):
+    entities = {"user_id": [4, 1, 77777, 500]}
+    single, citus = both(stores, lambda s: s.load_batch("checked", DAY + dt.timedelta(hours=3), entities=entities))
+    assert single.equals(citus) and citus.column("user_id").to_pylist() == [4, 1, 77777, 500]
+    single, citus = both(stores, lambda s: s.load_batch("checked", DAY + dt.timedelta(hours=3)))
+    assert single.sort_by("user_id").equals(citus.sort_by("user_id"))
+    single, citus = both(stores, lambda s: s.load_history("checked", DAY, DAY + dt.timedelta(days=1), entities={"user_id": [1, 2]})
+                         .drop_columns(["created_ts", "batch_id"]))
+    assert single.equals(citus) and single.column("amount").to_pylist() == [0.0, 50.0, 1.0]
+
+
+def test_training_sets_match_and_rebuild_identical(stores):
+    spine = pa.table({"user_id": [1, 2, 3, 1, 500, 42],
+                      "event_ts": [DAY + dt.timedelta(minutes=30)] * 3 + [DAY + dt.timedelta(hours=2)] * 3})
+    features = ["checked.amount", "checked.code", "user_stats.spend_7d", "fx_rates.eur_usd"]
+    single, citus = both(stores, lambda s: s.get_training_set(spine, features))
+    assert single.equals(citus)
+    assert citus.column("amount").to_pylist() == [0.0, 1.0, 2.0, 50.0, 10.0, 41.0]
+    stored = both(stores, lambda s: s.create_training_set("churn", spine, features))
+    assert stored[0].content_hash == stored[1].content_hash
+    assert stores["citus"].verify_training_set("churn").identical
+
+
+def test_statistics_match_single_node(stores):
+    single, citus = both(stores, lambda s: s.compute_stats("checked"))
+    drop = {"computed_at"}
+    assert [{k: v for k, v in r.items() if k not in drop} for r in single] == \
+           [{k: v for k, v in r.items() if k not in drop} for r in citus]
+
+
+def test_new_versions_are_distributed_backfilled_and_promoted(stores):
+    doc = ingest_defs()
+    view(doc, "checked")["features"][1]["rules"]["max"] = 200
+    both(stores, lambda s: s.apply(doc))
+    placed = {(r["version"], r["kind"]): r["placement"] for r in stores["citus"].placement("checked")}
+    assert placed[2, "history"] == placed[2, "online"] == "distributed by user_id"
+    single, citus = both(stores, lambda s: s.backfill("checked@2"))
+    assert (single.inserted, single.quarantined) == (citus.inserted, citus.quarantined)
+    both(stores, lambda s: s.promote("checked@2"))
+    single, citus = both(stores, lambda s: s.get_online_features(["checked.amount"], entities={"user_id": [1, 2, 3]},
+                                                                 as_dicts=True))
+    assert single == citus
+
+
+def test_maintain_and_forget_on_distributed_tables(stores, dsns):
+    single, citus = both(stores, lambda s: s.maintain())
+    assert [r["feature_view"] for r in single] == [r["feature_view"] for r in citus]
+    single, citus = both(stores, lambda s: s.forget("checked", {"user_id": 1}, reason="erasure request 9"))
+    assert single == citus > 0
+    for dsn in dsns.values():
+        assert _rows(dsn, "SELECT count(*) FROM fs_offline.checked__v2 WHERE user_id = 1") == [(0,)]
+        assert _rows(dsn, "SELECT count(*) FROM fs_online.checked__v2 WHERE user_id = 1") == [(0,)]
+
+
+def _rows(dsn: str, query: str) -> list[tuple]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query).fetchall()
