@@ -319,6 +319,8 @@ def _try_direct(conn, view, target: ViewTarget, batches, shaper, *, mode, source
                 "batch_id": batch_id, "view": view, "mode": mode, "source": source,
                 "columns": Jsonb([{"name": f.name, "type": _pg_type(shaper, f.name)} for f in shaper.data_schema]),
                 "started": started_at, "batch_key": batch_key}, prepare=True).fetchone()
+            if target.distributed:
+                conn.execute(Q.dual_write, {"version_id": version_id, "batch_id": batch_id})
         return IngestResult(*row, path="direct")
     except (*ROW_REFUSED, NeedsStaging, psycopg.errors.InternalError_) as err:
         if isinstance(err, psycopg.errors.InternalError_) and not refused_on_worker(err):

@@ -136,6 +136,10 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_
 -- Drop a replication slot if it exists.
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s;
 
+-- name: dual_write
+-- Copy a batch written to a distributed promoted version into its staged versions (Citus).
+SELECT fs.dual_write(%(version_id)s, %(batch_id)s);
+
 -- name: ensure_partitions
 -- Create the history partitions the batch's days need.
 SELECT fs.ensure_partitions(%(version_id)s, %(days)s::timestamptz[]);

@@ -169,9 +169,11 @@ def test_training_sets_match_and_rebuild_identical(stores):
 
 def test_statistics_match_single_node(stores):
     single, citus = both(stores, lambda s: s.compute_stats("checked"))
-    drop = {"computed_at"}
-    assert [{k: v for k, v in r.items() if k not in drop} for r in single] == \
-           [{k: v for k, v in r.items() if k not in drop} for r in citus]
+    # Sums over shards add up in another order: equal to the last few bits.
+    for one, other in zip(single, citus, strict=True):
+        for key, value in one.items():
+            if key != "computed_at":
+                assert other[key] == (pytest.approx(value) if isinstance(value, (float, list)) and value else value), key
 
 
 def test_new_versions_are_distributed_backfilled_and_promoted(stores):
@@ -188,9 +190,31 @@ def test_new_versions_are_distributed_backfilled_and_promoted(stores):
     assert single == citus
 
 
+def test_writes_reach_staged_versions_under_their_rules(stores, dsns):
+    doc = ingest_defs()
+    view(doc, "checked")["features"][1]["rules"]["max"] = 60  # version 3, staged: stricter
+    both(stores, lambda s: s.apply(doc))
+    rows = {"user_id": [1, 2, 3], "amount": [10.0, 55.0, 150.0]}
+    single, citus = both(stores, lambda s: s.insert_batch("checked", rows, timestamp=DAY + dt.timedelta(hours=5)))
+    assert counts(single) == counts(citus) == (3, 3, 0, {}, 0)
+    staged = [_rows(dsn, "SELECT user_id, amount FROM fs_offline.checked__v3 ORDER BY 1") for dsn in dsns.values()]
+    assert staged[0] == staged[1] == [(1, 10.0), (2, 55.0)]
+    logged = [_rows(dsn, "SELECT b.rows_in, b.inserted, b.quarantined, b.reasons FROM fs.ingest_batch b"
+                         " JOIN fs.feature_view_version v USING (version_id) WHERE v.offline_table = 'checked__v3'")
+              for dsn in dsns.values()]
+    assert logged[0] == logged[1] == [(3, 2, 1, {"amount__max": 1})]
+
+
 def test_maintain_and_forget_on_distributed_tables(stores, dsns):
+    staged = "SELECT user_id, amount FROM fs_offline.checked__v3 ORDER BY 1"
+    before = _rows(dsns["citus"], staged)
     single, citus = both(stores, lambda s: s.maintain())
-    assert [r["feature_view"] for r in single] == [r["feature_view"] for r in citus]
+    assert [(r["feature_view"], r["version"]) for r in single] == [(r["feature_view"], r["version"]) for r in citus]
+    # The staged version's rows waited in its default partition on Citus (partitions are
+    # not made inside a dual write there); maintain moved them, and lost none.
+    assert {(r["version"], r["default_rows_moved"]) for r in citus if r["feature_view"] == "checked"} == {(1, 0), (2, 0), (3, 2)}
+    assert _rows(dsns["citus"], staged) == before == _rows(dsns["single"], staged)
+    assert _rows(dsns["citus"], "SELECT count(*) FROM fs_offline.checked__v3_default") == [(0,)]
     single, citus = both(stores, lambda s: s.forget("checked", {"user_id": 1}, reason="erasure request 9"))
     assert single == citus > 0
     for dsn in dsns.values():

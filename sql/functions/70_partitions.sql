@@ -93,6 +93,19 @@ BEGIN
         IF v_moved = 0 THEN
             EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
                            v_name, v_table, v_start, v_end);
+        ELSIF (SELECT vv.distributed FROM fs.feature_view_version vv WHERE vv.version_id = p_version_id) THEN
+            -- On Citus a table attached to a distributed parent is not moved to the
+            -- workers with its rows: the rows wait in a temp table while the partition is
+            -- made (distributed with its parent) and then go back through the parent.
+            EXECUTE format('CREATE TEMP TABLE fs_moving ON COMMIT DROP AS WITH moved AS (DELETE FROM fs_offline.%I'
+                           ' WHERE event_ts >= %L AND event_ts < %L RETURNING *) SELECT * FROM moved',
+                           v_table || '_default', v_start, v_end);
+            EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
+                           v_name, v_table, v_start, v_end);
+            EXECUTE format('INSERT INTO fs_offline.%I SELECT * FROM pg_temp.fs_moving', v_table);
+            DROP TABLE pg_temp.fs_moving;
+            INSERT INTO fs.maintenance_log (version_id, action, detail)
+            VALUES (p_version_id, 'move from default', format('%s rows into %s', v_moved, v_name));
         ELSE
             -- Rows that arrived before their partition existed: move them in, then attach.
             EXECUTE format('CREATE TABLE fs_offline.%I (LIKE fs_offline.%I INCLUDING DEFAULTS INCLUDING CONSTRAINTS)',

@@ -538,6 +538,9 @@ BEGIN
         RAISE EXCEPTION 'batch %: % rows staged but % accounted for', v_batch, v_rows_in, v_logged.rows_in
             USING ERRCODE = 'YF015', HINT = 'Another session wrote rows under this batch id; nothing was written.';
     END IF;
+    IF v_version.distributed THEN
+        PERFORM fs.dual_write(v_version.version_id, v_batch);  -- staged versions (a trigger does it on one server)
+    END IF;
     v_inserted := v_logged.inserted;
     v_quarantined := v_logged.quarantined;
     v_reasons := v_logged.reasons;

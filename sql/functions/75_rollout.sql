@@ -7,7 +7,7 @@
 -- fs.ingest (a relaxed rule takes them). fs.backfill_chunk fills N+1 from N's history, one partition
 -- period per call (resumable); fs.promote switches serving atomically and keeps N in sync
 -- as the *previous* version, so fs.rollback loses nothing written in between.
--- Owns: fs.version_stage, fs.stage_targets, fs.copy_query, fs.install_stage_writes (the generated trigger
+-- Owns: fs.version_stage, fs.stage_targets, fs.copy_query, fs.dual_write, fs.install_stage_writes (the generated trigger
 --       function fs.stage_writes_v<version_id>), fs.backfill_chunk, fs.promote,
 --       fs.rollback, fs.switch_serving, fs.rollout_status, fs.serving_epoch.
 --
@@ -115,6 +115,7 @@ DECLARE
     v_count    integer := 0;
     v_function text;
     v_checked  text;
+    v_rows     text;
 BEGIN
     SELECT vv.* INTO v_promoted FROM fs.feature_view_version vv JOIN fs.feature_view fv USING (view_id)
      WHERE fv.view_id = p_view_id AND vv.version = fv.current_version;
@@ -126,9 +127,20 @@ BEGIN
         EXECUTE format('DROP TRIGGER stage_writes ON %s', v_old.rel);
         EXECUTE format('DROP FUNCTION IF EXISTS fs.%I()', 'stage_writes_v' || v_old.version_id);
     END LOOP;
+    FOR v_old IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
+                  WHERE p.pronamespace = 'fs'::regnamespace AND p.proname LIKE 'stage\_writes\_v%' AND p.pronargs = 1
+                    AND p.proname IN (SELECT 'stage_writes_v' || vv.version_id FROM fs.feature_view_version vv WHERE vv.view_id = p_view_id) LOOP
+        EXECUTE format('DROP FUNCTION %s', v_old.fn);
+    END LOOP;
 
+    -- On Citus the writes arrive on the workers, where no trigger can reach the catalog:
+    -- the copy is a function the writing path calls with its batch id (fs.dual_write),
+    -- reading the batch back from the promoted history.
+    v_rows := CASE WHEN v_promoted.distributed
+                   THEN format('(SELECT * FROM fs_offline.%I WHERE batch_id = p_batch_id)', v_promoted.offline_table)
+                   ELSE 'new_rows' END;
     FOR v_target IN SELECT t.version_id, t.offline_table, t.partition_by FROM fs.stage_targets(v_promoted.version_id) t LOOP
-        v_q := fs.copy_query(v_target.version_id, v_promoted.version_id, 'new_rows');
+        v_q := fs.copy_query(v_target.version_id, v_promoted.version_id, v_rows);
         -- The checked copy: bad rows to the target's quarantine, the others to its history.
         v_checked := format($b$
                 PERFORM fs.record_quarantine(v_batch, %1$s, q.rows)
@@ -136,7 +148,8 @@ BEGIN
                            FROM (SELECT row_number() OVER () AS n, t."?raw", %2$s AS reasons, %3$s AS bad FROM (%4$s) t) b
                           WHERE b.bad) q
                   WHERE q.rows IS NOT NULL;
-                INSERT INTO fs_offline.%5$I (%6$s batch_id) SELECT %7$s v_batch FROM (%4$s) t WHERE NOT (%3$s);$b$,
+                INSERT INTO fs_offline.%5$I (%6$s batch_id) SELECT %7$s v_batch FROM (%4$s) t WHERE NOT (%3$s);
+                GET DIAGNOSTICS v_written = ROW_COUNT;$b$,
             v_target.version_id, v_q.reasons_expr, coalesce(v_q.bad_predicate, 'false'), v_q.typed_query,
             v_target.offline_table, v_q.history_columns, v_q.typed_columns);
         IF v_q.exact THEN
@@ -145,18 +158,28 @@ BEGIN
             v_checked := format($b$
             BEGIN
                 INSERT INTO fs_offline.%1$I (%2$s batch_id) SELECT %3$s v_batch FROM (%4$s) t;
-            EXCEPTION WHEN integrity_constraint_violation OR data_exception THEN
+                GET DIAGNOSTICS v_written = ROW_COUNT;
+            EXCEPTION WHEN integrity_constraint_violation OR data_exception OR internal_error THEN
                 %5$s
             END;$b$, v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_q.typed_query, v_checked);
         END IF;
         v_body := v_body || format($b$
             v_batch := nextval('fs.ingest_batch_id_seq');
-            PERFORM fs.ensure_partitions(%1$s, ARRAY(SELECT DISTINCT fs.period_start(%2$L, n.event_ts) FROM new_rows n));
+            %5$s
             %3$s
+            %6$s
             PERFORM fs.record_batch(v_batch, %1$s, 'quarantine', v_label, %4$L::jsonb, v_started,
                 CASE WHEN NOT EXISTS (SELECT 1 FROM fs.ingest_batch b WHERE b.version_id = %1$s AND b.batch_key = v_key) THEN v_key END);
             $b$,
-            v_target.version_id, v_target.partition_by, v_checked, v_q.columns);
+            v_target.version_id, v_target.partition_by, v_checked, v_q.columns,
+            -- On Citus partitions are made before the batch (the client, fs.maintain): DDL
+            -- as fspg's owner and rows as the writer may not meet in one transaction there.
+            CASE WHEN v_promoted.distributed THEN ''
+                 ELSE format('PERFORM fs.ensure_partitions(%s, ARRAY(SELECT DISTINCT fs.period_start(%L, n.event_ts) FROM new_rows n));',
+                             v_target.version_id, v_target.partition_by) END,
+            CASE WHEN v_promoted.distributed
+                 THEN format('PERFORM fs.report_batch_rows(v_written, min(n.event_ts), max(n.event_ts)) FROM %s n;', v_rows)
+                 ELSE '' END);
         v_count := v_count + 1;
     END LOOP;
     IF v_count = 0 THEN
@@ -165,12 +188,34 @@ BEGIN
 
     -- Runs as the writer (no SECURITY DEFINER): whoever may write the promoted version may
     -- write the others; bookkeeping goes through the same functions fs.ingest calls.
+    IF v_promoted.distributed THEN
+        EXECUTE format($f$
+            CREATE OR REPLACE FUNCTION fs.%1$I(p_batch_id bigint) RETURNS void
+            LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+            AS $body$
+            DECLARE
+                v_batch   bigint;
+                v_written bigint := 0;
+                v_started timestamptz := clock_timestamp();
+                v_label   text := 'dual write of batch ' || p_batch_id;
+                v_key     text := nullif(current_setting('fspg.batch_key', true), '');
+            BEGIN
+                %2$s
+            END
+            $body$ $f$, v_function, v_body);
+        EXECUTE format('REVOKE ALL ON FUNCTION fs.%I(bigint) FROM PUBLIC', v_function);
+        EXECUTE format('GRANT EXECUTE ON FUNCTION fs.%I(bigint) TO fs_writer', v_function);
+        EXECUTE format('COMMENT ON FUNCTION fs.%I(bigint) IS %L', v_function,
+                       format('Copies a batch written to %s into its staged and previous versions (generated; Citus).', v_promoted.offline_table));
+        RETURN v_count;
+    END IF;
     EXECUTE format($f$
         CREATE OR REPLACE FUNCTION fs.%1$I() RETURNS trigger
         LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
         AS $body$
         DECLARE
             v_batch   bigint;
+            v_written bigint;
             v_started timestamptz := clock_timestamp();
             v_label   text;
             -- The key of the batch being written (fs.ingest and the client's direct path set it).
@@ -198,6 +243,21 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.install_stage_writes(integer) IS 'Generates the trigger on a view''s promoted history that copies every write into its staged and previous versions (validated by their rules, in the same transaction); returns how many versions it feeds.';
+
+CREATE OR REPLACE FUNCTION fs.dual_write(p_version_id integer, p_batch_id bigint)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- The writing path's half of a dual write on Citus (one server uses the trigger):
+    -- copies the batch into the staged and previous versions, as the writer.
+    IF to_regprocedure(format('fs.stage_writes_v%s(bigint)', p_version_id)) IS NOT NULL THEN
+        EXECUTE format('SELECT fs.%I($1)', 'stage_writes_v' || p_version_id) USING p_batch_id;
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION fs.dual_write(integer, bigint) IS 'Copies a batch written to a distributed promoted version into its staged and previous versions (Citus: no trigger reaches the catalog there); nothing when it has none.';
 
 CREATE OR REPLACE FUNCTION fs.backfill_chunk(p_ref text, p_from integer DEFAULT NULL,
                                              p_start timestamptz DEFAULT NULL, p_end timestamptz DEFAULT NULL)
@@ -293,7 +353,7 @@ BEGIN
             EXECUTE format('INSERT INTO fs_offline.%I (%s batch_id) SELECT %s %s FROM (%s) t',
                            v_target.offline_table, v_q.history_columns, v_q.typed_columns, v_batch, v_q.typed_query);
             v_copied := true;
-        EXCEPTION WHEN integrity_constraint_violation OR data_exception THEN
+        EXCEPTION WHEN integrity_constraint_violation OR data_exception OR internal_error THEN
             v_copied := false;
         END;
     END IF;

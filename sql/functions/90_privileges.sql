@@ -78,6 +78,7 @@ GRANT EXECUTE ON FUNCTION fs.ttl_condition(interval, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_columns_sql(integer, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.online_upsert_sql(integer, text, text) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.report_batch_rows(bigint, timestamptz, timestamptz) TO fs_writer;
+GRANT EXECUTE ON FUNCTION fs.dual_write(integer, bigint) TO fs_writer;
 GRANT EXECUTE ON FUNCTION fs.placement(text) TO fs_reader;
 -- Checks for a superuser itself, saying so (it creates roles on the workers).
 GRANT EXECUTE ON FUNCTION fs.distribute(text[], integer) TO fs_admin;
