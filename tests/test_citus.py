@@ -11,13 +11,16 @@ import datetime as dt
 import subprocess
 import sys
 
+import httpx
 import psycopg
 import pyarrow as pa
 import pytest
 
 from fspg import FeatureStore, errors, migrate
+from fspg.http.app import ServerConfig, create_app
 from tests import citus_cluster
 from tests.defs import ingest_defs, view
+from tests.http_server import running
 
 pytestmark = pytest.mark.skipif(citus_cluster.missing() is not None, reason=citus_cluster.missing() or "")
 
@@ -117,6 +120,18 @@ def test_plain_sql_writes_keep_online_current_and_rules(dsns):
                 conn.execute("INSERT INTO fs_offline.checked__v1 (user_id, event_ts, amount) VALUES (502, %s, 1000)", [DAY])
     online = [_rows(dsn, "SELECT user_id, amount FROM fs_online.checked__v1 WHERE user_id >= 500 ORDER BY 1") for dsn in dsns.values()]
     assert online[0] == online[1] == [(500, 10.0), (501, 11.0)]
+
+
+def test_writers_write_as_themselves_and_never_set_created_ts(dsns):
+    for dsn in dsns.values():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET ROLE fs_writer")
+            conn.execute("INSERT INTO fs_offline.checked__v1 (user_id, event_ts, amount) VALUES (600, %s, 6)", [DAY])
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("INSERT INTO fs_offline.checked__v1 (user_id, event_ts, created_ts, amount) VALUES (601, %s, %s, 6)",
+                             [DAY, DAY])
+    for dsn in dsns.values():
+        assert _rows(dsn, "SELECT user_id, amount FROM fs_online.checked__v1 WHERE user_id IN (600, 601)") == [(600, 6.0)]
 
 
 def test_online_is_newest_of_history_everywhere(dsns):
@@ -220,6 +235,30 @@ def test_maintain_and_forget_on_distributed_tables(stores, dsns):
     for dsn in dsns.values():
         assert _rows(dsn, "SELECT count(*) FROM fs_offline.checked__v2 WHERE user_id = 1") == [(0,)]
         assert _rows(dsn, "SELECT count(*) FROM fs_online.checked__v2 WHERE user_id = 1") == [(0,)]
+
+
+def test_the_feature_server_on_the_coordinator_answers_as_on_one_node(dsns):
+    answers = {}
+    for name, dsn in dsns.items():
+        # Without tokens it looks up as fs_serving and pushes as fs_writer: on Citus the
+        # coordinator reaches the workers as those roles.
+        with running(create_app(ServerConfig(dsn=dsn))) as url:
+            pushed = httpx.post(url + "/push", json={"feature_view": "user_stats", "timestamp": "now", "rows": [{"user_id": 31, "spend_7d": 3.5}]},
+                                timeout=20)
+            assert pushed.status_code == 200 and pushed.json()["inserted"] == 1, pushed.text
+            feast = httpx.post(url + "/get-online-features", timeout=20,
+                               json={"features": ["user_stats:spend_7d", "fx_rates:eur_usd"], "entities": {"user_id": [31, 2, 404]}})
+            ours = httpx.post(url + "/get-online-features", json={"service": "scoring", "entities": {"user_id": [31]}}, timeout=20)
+            assert feast.status_code == ours.status_code == 200, feast.text + ours.text
+            answers[name] = ([(c["values"], c["statuses"]) for c in feast.json()["results"]], ours.json()["rows"][0]["spend_7d"])
+    assert answers["single"] == answers["citus"]
+    assert answers["citus"][1] == 3.5
+
+
+def test_a_replica_of_a_distributed_store_is_refused_not_left_empty(stores, dsns):
+    replica = dsns["single"].replace("fspg_single", "postgres")
+    with pytest.raises(errors.DistributionError, match="not supported yet: the online rows are on the workers"):
+        stores["citus"].add_replica(replica)
 
 
 def _rows(dsn: str, query: str) -> list[tuple]:

@@ -114,6 +114,19 @@ BEGIN
     -- The batch log counts what reached history from the history itself here (the
     -- trigger on a worker cannot reach the coordinator's catalog): by batch_id.
     EXECUTE format('CREATE INDEX %I ON fs_offline.%I (batch_id)', v_version.offline_table || '__batch', v_version.offline_table);
+    -- The shards are checked against their own privileges on the workers: the grants
+    -- (writers insert every column but created_ts, readers and serving read) go there too.
+    -- created_ts stays the store's clock: the coordinator refuses a writer's value (the
+    -- table's own grant), then computes the default itself and sends it to the shard,
+    -- so on the shards the writers may insert that column too. Workers take no
+    -- connections but the coordinator's (docs/scale-out.md).
+    PERFORM set_config('citus.enable_ddl_propagation', 'on', true);
+    PERFORM fs.install_history_triggers(p_version_id);
+    EXECUTE format('GRANT SELECT ON fs_offline.%I TO fs_reader', v_version.offline_table);
+    EXECUTE format('GRANT SELECT ON fs_online.%I TO fs_serving', v_version.online_table);
+    EXECUTE format('GRANT INSERT (created_ts) ON fs_offline.%I TO fs_writer', v_version.offline_table);
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    EXECUTE format('REVOKE INSERT (created_ts) ON fs_offline.%I FROM fs_writer', v_version.offline_table);
     RETURN true;
 END
 $$;

@@ -10,6 +10,13 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- On Citus the online rows live on the workers: a publication here would replicate
+    -- empty tables. A replica of a distributed store subscribes to every worker
+    -- (docs/scale-out.md); until fspg does that, it says so instead of serving nothing.
+    IF fs.is_distributed() THEN
+        RAISE EXCEPTION 'serving replicas of a distributed store are not supported yet: the online rows are on the workers'
+            USING ERRCODE = 'YF022', HINT = 'serve lookups from the coordinator; docs/scale-out.md says what a replica fed by the workers needs';
+    END IF;
     -- As the caller: a FOR TABLES IN SCHEMA publication is a superuser's to create (and
     -- to own), which the owner role never is. Adding a replica needs one anyway.
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'fspg_online') THEN
