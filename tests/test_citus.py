@@ -8,6 +8,7 @@ as a user's would: distribute, ingest, serve, read, train, evolve, erase.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 
@@ -15,8 +16,10 @@ import httpx
 import psycopg
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 
 from fspg import FeatureStore, errors, migrate
+from fspg.cli import main
 from fspg.http.app import ServerConfig, create_app
 from tests import citus_cluster
 from tests.defs import ingest_defs, view
@@ -76,7 +79,7 @@ def test_distribute_refuses_what_it_cannot_do(stores, dsns):
     assert all(row["placement"] == "coordinator" for row in stores["citus"].placement())
 
 
-def test_distribute_places_history_and_online_by_entity(stores):
+def test_distribute_places_history_and_online_by_entity(stores, dsns):
     rows = stores["citus"].distribute(shard_count=4)
     assert {(r["feature_view"], r["action"]) for r in rows} == {
         ("checked", "distributed"), ("user_stats", "distributed"), ("fx_rates", "kept on the coordinator (global view)")}
@@ -84,8 +87,11 @@ def test_distribute_places_history_and_online_by_entity(stores):
     assert placed["checked", "history"]["placement"] == "distributed by user_id"
     assert placed["checked", "online"]["shards"] == 4 and len(placed["checked", "online"]["nodes"]) == 2
     assert placed["fx_rates", "online"]["placement"] == "coordinator"
-    again = stores["citus"].distribute()
-    assert {r["action"] for r in again if r["feature_view"] == "checked"} == {"distributed already"}
+    again = CliRunner().invoke(main, ["--dsn", dsns["citus"], "distribute", "checked", "--json"])
+    assert again.exit_code == 0, again.output
+    assert [r["action"] for r in json.loads(again.output)] == ["distributed already"]
+    shown = CliRunner().invoke(main, ["--dsn", dsns["citus"], "placement", "checked"])
+    assert shown.exit_code == 0 and shown.output.count("distributed by user_id") == 2, shown.output
 
 
 def test_ingest_counts_and_history_match_single_node(stores, dsns):
