@@ -19,6 +19,7 @@ def render(info: dict[str, Any]) -> str:
         f"  ttl:       {info['ttl'] or 'none'}   partition: {info['partition']}   retention: {info['retention'] or 'forever'}",
         f"  tags:      {', '.join(f'{k}={v}' for k, v in info['tags'].items()) or '-'}",
         f"  tables:    {info['offline_table']} ({info['rows']} rows), {info['online_table']}",
+        f"  placement: {info.get('placement', 'this server')}",
         "",
         "features:",
         _indent(table(info["features"], ["name", "dtype", "rules", "description"])),

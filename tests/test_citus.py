@@ -92,6 +92,8 @@ def test_distribute_places_history_and_online_by_entity(stores, dsns):
     assert [r["action"] for r in json.loads(again.output)] == ["distributed already"]
     shown = CliRunner().invoke(main, ["--dsn", dsns["citus"], "placement", "checked"])
     assert shown.exit_code == 0 and shown.output.count("distributed by user_id") == 2, shown.output
+    described = CliRunner().invoke(main, ["--dsn", dsns["citus"], "describe", "checked"])
+    assert "placement: distributed by user_id over 4 shards (Citus)" in described.output, described.output
 
 
 def test_ingest_counts_and_history_match_single_node(stores, dsns):
@@ -241,6 +243,29 @@ def test_maintain_and_forget_on_distributed_tables(stores, dsns):
     for dsn in dsns.values():
         assert _rows(dsn, "SELECT count(*) FROM fs_offline.checked__v2 WHERE user_id = 1") == [(0,)]
         assert _rows(dsn, "SELECT count(*) FROM fs_online.checked__v2 WHERE user_id = 1") == [(0,)]
+
+
+def test_sql_defined_views_materialize_into_distributed_tables(stores, dsns):
+    from tests.test_sources import QUERY, definitions
+
+    for dsn in dsns.values():
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("CREATE TABLE public.payments (payment_id bigserial PRIMARY KEY, user_id bigint, amount numeric,"
+                         " paid_at timestamptz)")
+            conn.execute("""INSERT INTO public.payments (user_id, amount, paid_at)
+                            SELECT u, u * 10 + h / 6, %s::timestamptz + h * interval '1 hour'
+                              FROM generate_series(1, 3) u, generate_series(0, 143, 6) h""", [DAY])
+            conn.execute("GRANT SELECT ON public.payments TO fs_source")
+    both(stores, lambda s: s.apply(definitions()))
+    assert {r["placement"] for r in stores["citus"].placement("daily_spend")} == {"distributed by user_id"}
+    steps = both(stores, lambda s: s.materialize("daily_spend", DAY, DAY + dt.timedelta(days=3)))
+    assert [(w.inserted, w.quarantined) for w in steps[0]] == [(w.inserted, w.quarantined) for w in steps[1]]
+    history = [_rows(dsn, "SELECT user_id, event_ts, spend_1d, txn_1d FROM fs_offline.daily_spend__v1 ORDER BY 1, 2")
+               for dsn in dsns.values()]
+    assert history[0] == history[1] == _rows(dsns["single"], f"SELECT user_id, event_ts, spend_1d::float8, txn_1d::int"
+                                                            f" FROM ({QUERY}) q WHERE event_ts < '{DAY + dt.timedelta(days=3)}'"
+                                                            " ORDER BY 1, 2")
+    assert len(history[1]) == 9
 
 
 def test_the_feature_server_on_the_coordinator_answers_as_on_one_node(dsns):

@@ -169,6 +169,10 @@ BEGIN
         'created_by', v_vv.created_by,
         'offline_table', 'fs_offline.' || v_vv.offline_table,
         'online_table', 'fs_online.' || v_vv.online_table,
+        'placement', CASE WHEN v_vv.distributed
+                          THEN format('distributed by %s over %s shards (Citus)', fs.distribution_column(v_vv.version_id),
+                                      (SELECT d.shard_count FROM fs.distribution d))
+                          ELSE 'this server' END,
         'rows', fs.row_count(p_name, v_vv.version),
         'features', (SELECT jsonb_agg(jsonb_build_object('name', f.name, 'dtype', f.dtype, 'description', f.description,
                                                           'rules', f.rules) ORDER BY f.position)

@@ -83,6 +83,7 @@ GRANT EXECUTE ON FUNCTION fs.placement(text) TO fs_reader;
 -- Checks for a superuser itself, saying so (it creates roles on the workers).
 GRANT EXECUTE ON FUNCTION fs.distribute(text[], integer) TO fs_admin;
 GRANT EXECUTE ON FUNCTION fs.is_distributed() TO fs_reader;
+GRANT EXECUTE ON FUNCTION fs.distribution_column(integer) TO fs_reader;
 GRANT EXECUTE ON FUNCTION fs.work_features(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.serving_query(integer[]) TO fs_serving;
 GRANT EXECUTE ON FUNCTION fs.online_query(text[]) TO fs_serving;
