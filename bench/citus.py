@@ -6,7 +6,8 @@ the single-node store is a database on the coordinator's server without the exte
 Sizes: one view of 10 float8 features; ingest of 1,000,000 rows over 100,000 entities;
 training sets with spines of 100,000 and 1,000,000 rows; load_batch of the 100,000
 entities; lookups of 1 and 100 keys through the Python client (each call planned and
-routed: Citus's custom plans on the cluster, the generic plan on one node).
+routed: Citus's custom plans on the cluster, the generic plan on one node), and the same
+lookups on a plain replica fed by every worker (``fspg replica add``).
 Skips, saying why, where Citus is not installed.
 """
 from __future__ import annotations
@@ -98,13 +99,24 @@ def main() -> None:
         stores["citus"].distribute(shard_count=8)
         data = feature_table(ROWS, FEATURES, entities=ENTITIES, days=20)
         figures = {name: measure(store, data, name) for name, store in stores.items()}
+        # The lowest-latency path of a distributed store: a plain PostgreSQL replica fed by
+        # every worker, looked up with the single-node statement.
+        replica = cluster.plain_database("bench_replica")
+        stores["citus"].add_replica(replica, name="bench")
+        while not stores["citus"].replica_status()[0]["streaming"]:
+            time.sleep(0.2)
+        served = FeatureStore(dsns["citus"], replicas=[replica])
+        served.get_online_features(service="scoring", entities={"user_id": [1]})
+        figures["citus_replica"] = {"lookup_1": lookups(served, 1), "lookup_100": lookups(served, 100)}
+        print("citus replica", figures["citus_replica"], flush=True)
         ratios = {key: round(figures["citus"][key] / figures["single"][key], 2)
                   for key in figures["single"] if key.endswith("_s")}
         for key in ("lookup_1", "lookup_100"):
             ratios[key + "_p50"] = round(figures["citus"][key]["p50_ms"] / figures["single"][key]["p50_ms"], 2)
+            ratios[key + "_replica_p50"] = round(figures["citus_replica"][key]["p50_ms"] / figures["single"][key]["p50_ms"], 2)
         save("citus", {"sizes": {"rows": ROWS, "entities": ENTITIES, "features": FEATURES, "shards": 8, "workers": 2,
                                  "repeats": REPEATS},
-                       "single": figures["single"], "citus": figures["citus"], "citus_over_single": ratios})
+                       **figures, "citus_over_single": ratios})
     finally:
         cluster.down()
 

@@ -73,6 +73,10 @@ SELECT s.subenabled AS enabled, st.received_lsn::text, st.latest_end_lsn::text, 
   LEFT JOIN pg_stat_subscription_stats ss ON ss.subid = s.oid
  WHERE s.subname = %(sub)s;
 
+-- name: change_data_capture
+-- Whether Citus names shard changes by their distributed table in logical decoding.
+SHOW citus.enable_change_data_capture;
+
 -- name: check_replica_name
 -- Check a replica's name.
 SELECT fs.check_name('replica', %(name)s);
@@ -112,6 +116,10 @@ SELECT pg_current_wal_lsn()::text;
 -- Whether a database exists.
 SELECT 1 FROM pg_database WHERE datname = %s;
 
+-- name: ddl_stays_here
+-- DDL on this Citus node stays on it (not propagated to the other nodes).
+SET citus.enable_ddl_propagation = off;
+
 -- name: deprecate_feature_view
 -- Deprecate a feature view version (refused while an active model uses it).
 SELECT fs.deprecate_feature_view(%(view)s);
@@ -128,6 +136,10 @@ DISCARD TEMP;
 -- Distribute views over the Citus workers (all when views is NULL).
 SELECT * FROM fs.distribute(%(views)s, %(shard_count)s);
 
+-- name: distributed_online_tables
+-- Online tables of versions distributed over the Citus workers.
+SELECT online_table FROM fs.feature_view_version WHERE distributed ORDER BY version_id;
+
 -- name: drop_inactive_slot
 -- Drop a replication slot if it exists and nobody holds it.
 SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = %s AND NOT active;
@@ -139,6 +151,10 @@ SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_
 -- name: dual_write
 -- Copy a batch written to a distributed promoted version into its staged versions (Citus).
 SELECT fs.dual_write(%(version_id)s, %(batch_id)s);
+
+-- name: enable_change_data_capture
+-- Turn Citus's change data capture on for this server (a replica subscribes to its shards).
+ALTER SYSTEM SET citus.enable_change_data_capture = on;
 
 -- name: ensure_partitions
 -- Create the history partitions the batch's days need.
@@ -184,6 +200,10 @@ SELECT * FROM fs.import_source_tables(%(name)s, %(schema)s);
 -- Validate a staged batch and append it: good rows to history, bad ones to quarantine.
 SELECT * FROM fs.ingest(%(view)s, %(staging)s::regclass, %(mode)s, %(source)s, %(batch_key)s, %(max_quarantined)s::numeric, %(skip_unchanged)s);
 
+-- name: is_distributed
+-- Whether the store is distributed over Citus workers.
+SELECT fs.is_distributed();
+
 -- name: is_superuser
 -- Whether the current role is a superuser.
 SELECT rolsuper FROM pg_roles WHERE rolname = current_user;
@@ -203,6 +223,10 @@ SELECT * FROM fs.list_feature_views();
 -- name: load_batch_query
 -- The point-in-time SELECT of load_batch, as text.
 SELECT fs.load_batch_query(%(view)s, %(at)s, %(limit)s, %(features)s, %(as_of)s, %(entities)s);
+
+-- name: local_shards
+-- The shards of a distributed table that this Citus worker holds.
+SELECT shard_name(s.logicalrelid, s.shardid) FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) WHERE s.logicalrelid = %(table)s::regclass AND p.groupid = (SELECT groupid FROM pg_dist_local_group) ORDER BY s.shardid;
 
 -- name: log_direct_batch
 -- Log a batch copied straight into history (the history trigger counted its rows).
@@ -341,6 +365,10 @@ INSERT INTO fs.replica (name, dsn, subscription, slot_name) VALUES (%(name)s, %(
 -- Whether schema.table exists.
 SELECT to_regclass(format('%%I.%%I', %s::text, %s::text)) IS NOT NULL;
 
+-- name: reload_configuration
+-- Make the server read its configuration again.
+SELECT pg_reload_conf();
+
 -- name: remove_source_database
 -- Forget a source: its foreign server and imported tables, or a CDC source's catalog rows.
 SELECT fs.remove_source_database(%(name)s);
@@ -468,6 +496,10 @@ SELECT min(received_lsn)::text FROM pg_stat_subscription WHERE pid IS NOT NULL A
 -- Whether a subscription's initial copy is done (every table ready).
 SELECT bool_and(r.srsubstate = 'r') FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = %s;
 
+-- name: table_columns
+-- A table's columns in order.
+SELECT a.attname FROM pg_attribute a WHERE a.attrelid = format('%%I.%%I', %(schema)s::text, %(table)s::text)::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum;
+
 -- name: terminate_backend
 -- End a backend (a walsender that holds a slot).
 SELECT pg_terminate_backend(%s);
@@ -507,3 +539,11 @@ SELECT c.name, c.role, c.dtype, c.sql_type, c.version_id, vv.offline_table, vv.d
 -- name: wal_level
 -- The server's wal_level.
 SHOW wal_level;
+
+-- name: worker_nodes
+-- The Citus workers (host, port, group), from the coordinator's metadata.
+SELECT * FROM fs.worker_nodes();
+
+-- name: worker_subscriptions
+-- A replica's subscriptions to the Citus workers (named <base>_w<group>).
+SELECT subname FROM pg_subscription WHERE subname LIKE %(pattern)s ORDER BY subname;

@@ -16,10 +16,10 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from fspg import subscriptions
+from fspg import subscriptions, worker_replicas
 from fspg.connection import connect, describe_dsn
 from fspg.errors import ConnectionFailed, UserError, mapped_errors
-from fspg.statements import Q
+from fspg.statements import Q, scalar
 
 
 
@@ -78,6 +78,15 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
                 # fspg.subscriptions dropped what it made; the slot made above goes too.
                 subscriptions.drop_idle_slot(primary, subscription)
                 raise
+            if scalar(primary, Q.is_distributed):
+                # On Citus the keyed views' rows come from the workers (fspg.worker_replicas).
+                try:
+                    worker_replicas.add(primary, primary_dsn, replica, subscription)
+                except Exception:
+                    worker_replicas.remove(replica, subscription)
+                    subscriptions.drop(replica, subscription, keep_slot=True)
+                    subscriptions.drop_idle_slot(primary, subscription)
+                    raise
         # The registry keeps how to reach the replica, never its password (a client's
         # .pgpass or PGPASSWORD supplies it to status and sync).
         primary.execute(Q.register_replica, {"name": name, "dsn": describe_dsn(replica_dsn), "sub": subscription})
@@ -98,8 +107,11 @@ def sync(primary_dsn: str) -> list[str]:
             try:
                 with connect(replica.dsn, autocommit=True) as conn:
                     _apply_ddl(primary, conn)
+                    primary.execute(Q.ensure_publication)
                     conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(
                         sql.Identifier(replica.subscription)))
+                    if scalar(primary, Q.is_distributed):
+                        worker_replicas.sync(primary, primary_dsn, conn, replica.subscription)
             except ConnectionFailed:
                 unreachable.append(replica.name)
     return unreachable
@@ -139,6 +151,7 @@ def remove(primary_dsn: str, name: str) -> bool:
         dropped_by_replica = False
         try:
             with connect(replica.dsn, autocommit=True) as conn:
+                worker_replicas.remove(conn, replica.subscription)
                 if conn.execute(Q.subscription_exists, [replica.subscription]).fetchone():
                     conn.execute(sql.SQL("DROP SUBSCRIPTION {}").format(sql.Identifier(replica.subscription)))
                 dropped_by_replica = True

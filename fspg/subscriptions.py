@@ -51,9 +51,11 @@ def drop_idle_slot(publisher: psycopg.Connection, slot_name: str) -> None:
     publisher.execute(Q.drop_inactive_slot, [slot_name])
 
 
-def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication: str, slot_name: str) -> None:
+def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication: str, slot_name: str,
+           *, copy_data: bool = True) -> None:
     """Subscribe ``conn``'s database (autocommit) to ``publication`` at ``publisher_dsn`` over
-    the existing slot ``slot_name``, copying the published tables first."""
+    the existing slot ``slot_name``, copying the published tables first (unless the caller
+    copied them itself: ``copy_data=False``)."""
     subscription = sql.Identifier(name)
     conn.execute(sql.SQL("CREATE SUBSCRIPTION {} CONNECTION {} PUBLICATION {}"
                          " WITH (connect = false, slot_name = {})").format(
@@ -62,7 +64,8 @@ def create(conn: psycopg.Connection, name: str, publisher_dsn: str, publication:
         if has_password(publisher_dsn):
             set_connection(conn, name, publisher_dsn)
         conn.execute(sql.SQL("ALTER SUBSCRIPTION {} ENABLE").format(subscription))
-        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION").format(subscription))
+        conn.execute(sql.SQL("ALTER SUBSCRIPTION {} REFRESH PUBLICATION WITH (copy_data = {})").format(
+            subscription, sql.Literal(copy_data)))
     except Exception:
         drop(conn, name, keep_slot=True)
         raise

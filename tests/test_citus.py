@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import subprocess
 import sys
+import time
 
 import httpx
 import psycopg
@@ -286,10 +287,31 @@ def test_the_feature_server_on_the_coordinator_answers_as_on_one_node(dsns):
     assert answers["citus"][1] == 3.5
 
 
-def test_a_replica_of_a_distributed_store_is_refused_not_left_empty(stores, dsns):
-    replica = dsns["single"].replace("fspg_single", "postgres")
-    with pytest.raises(errors.DistributionError, match="not supported yet: the online rows are on the workers"):
-        stores["citus"].add_replica(replica)
+def test_a_replica_fed_by_every_worker_serves_what_the_coordinator_does(stores, dsns, cluster):
+    replica_dsn = cluster.plain_database("fspg_replica")
+    store = stores["citus"]
+    added = store.add_replica(replica_dsn, name="serving1")
+    online = "SELECT * FROM fs_online.{} ORDER BY 1"
+    for table in ("checked__v2", "user_stats__v1", "fx_rates__v1"):  # the first copy: shards and local tables
+        _until(lambda: _rows(replica_dsn, online.format(table)) == _rows(dsns["citus"], online.format(table)), table)
+    store.insert_batch("user_stats", {"user_id": [2, 70001], "spend_7d": [77.0, 1.0]}, timestamp="now")
+    _until(lambda: _rows(replica_dsn, "SELECT spend_7d FROM fs_online.user_stats__v1 WHERE user_id IN (2, 70001) ORDER BY 1")
+           == [(1.0,), (77.0,)], "streamed from the workers")
+    served = FeatureStore(dsns["citus"], replicas=[replica_dsn])
+    ask = {"service": "scoring", "entities": {"user_id": [2, 70001, 5]}, "as_dicts": True}
+    assert served.get_online_features(**ask) == store.get_online_features(**ask)
+    assert [r["name"] for r in store.replica_status() if r["streaming"]] == [added.name]
+    store.remove_replica(added.name)
+    assert _rows(replica_dsn, "SELECT subname FROM pg_subscription") == []
+    for worker in cluster.worker_dsns("fspg_citus"):
+        assert _rows(worker, "SELECT slot_name FROM pg_replication_slots") == []
+
+
+def _until(check, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"the replica did not catch up: {what}"
+        time.sleep(0.2)
 
 
 def _rows(dsn: str, query: str) -> list[tuple]:

@@ -4,7 +4,7 @@
 -- quarantine, the batch log and global views stay on the coordinator.
 -- Owns: fs.citus_installed, fs.is_distributed, fs.distribution_column,
 --       fs.prepare_workers, fs.distribute_version, fs.distribute, fs.placement,
---       fs.run_on_workers.
+--       fs.run_on_workers, fs.worker_nodes.
 -- Everything Citus-specific is dynamic SQL or PL/pgSQL that runs only on a distributed
 -- store, so this file installs (and the rest of fspg runs) on a server without Citus.
 
@@ -231,3 +231,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION fs.placement(text) IS 'Where each version''s history and online tables live: on the coordinator, or distributed by a key column over shards on worker nodes.';
+
+CREATE OR REPLACE FUNCTION fs.worker_nodes()
+RETURNS TABLE (host text, port integer, group_id integer)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT fs.citus_installed() THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE 'SELECT nodename::text, nodeport, groupid FROM pg_dist_node'
+                         ' WHERE noderole = ''primary'' AND isactive AND groupid <> 0 ORDER BY groupid';
+END
+$$;
+COMMENT ON FUNCTION fs.worker_nodes() IS 'The Citus workers (host, port, group id); none without Citus.';

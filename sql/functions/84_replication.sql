@@ -9,13 +9,22 @@ RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    v_tables text;
 BEGIN
-    -- On Citus the online rows live on the workers: a publication here would replicate
-    -- empty tables. A replica of a distributed store subscribes to every worker
-    -- (docs/scale-out.md); until fspg does that, it says so instead of serving nothing.
+    -- On Citus the online rows of keyed views live on the workers: a publication of the
+    -- whole schema here would copy them once through Citus and then never stream them.
     IF fs.is_distributed() THEN
-        RAISE EXCEPTION 'serving replicas of a distributed store are not supported yet: the online rows are on the workers'
-            USING ERRCODE = 'YF022', HINT = 'serve lookups from the coordinator; docs/scale-out.md says what a replica fed by the workers needs';
+        -- Only the online tables kept here (global views); a replica subscribes to every
+        -- worker for the distributed ones (fspg.worker_replicas).
+        v_tables := (SELECT string_agg(format('fs_online.%I', vv.online_table), ', ' ORDER BY vv.version_id)
+                       FROM fs.feature_view_version vv WHERE NOT vv.distributed);
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = 'fspg_online') THEN
+            EXECUTE 'CREATE PUBLICATION fspg_online' || coalesce(' FOR TABLE ' || v_tables, '');
+        ELSIF v_tables IS NOT NULL THEN
+            EXECUTE 'ALTER PUBLICATION fspg_online SET TABLE ' || v_tables;
+        END IF;
+        RETURN 'fspg_online';
     END IF;
     -- As the caller: a FOR TABLES IN SCHEMA publication is a superuser's to create (and
     -- to own), which the owner role never is. Adding a replica needs one anyway.
