@@ -191,6 +191,19 @@ def test_training_sets_match_and_rebuild_identical(stores):
     assert stores["citus"].verify_training_set("churn").identical
 
 
+def test_training_sets_of_two_entities_match(stores):
+    doc = ingest_defs()
+    doc["entities"].append({"name": "merchant", "keys": {"merchant_id": "bigint"}})
+    doc["feature_views"].append({"name": "merchant_risk", "entity": "merchant",
+                                 "features": [{"name": "chargebacks", "dtype": "int"}]})
+    both(stores, lambda s: s.apply(doc))
+    both(stores, lambda s: s.insert_batch("merchant_risk", {"merchant_id": [10, 20], "chargebacks": [1, 5]}, timestamp=DAY))
+    spine = pa.table({"user_id": [1, 2, 3], "merchant_id": [20, 10, 30],
+                      "event_ts": [DAY + dt.timedelta(hours=2)] * 3})
+    single, citus = both(stores, lambda s: s.get_training_set(spine, ["checked.amount", "merchant_risk.chargebacks"]))
+    assert single.equals(citus) and citus.column("chargebacks").to_pylist() == [5, 1, None]
+
+
 def test_statistics_match_single_node(stores):
     single, citus = both(stores, lambda s: s.compute_stats("checked"))
     # Sums over shards add up in another order: equal to the last few bits.
