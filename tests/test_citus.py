@@ -313,6 +313,11 @@ def test_a_replica_fed_by_every_worker_serves_what_the_coordinator_does(stores, 
     served = FeatureStore(dsns["citus"], replicas=[replica_dsn])
     ask = {"service": "scoring", "entities": {"user_id": [2, 70001, 5]}, "as_dicts": True}
     assert served.get_online_features(**ask) == store.get_online_features(**ask)
+    # SQL users of the replica get the single-node form of the service's functions.
+    assert _rows(replica_dsn, "SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang"
+                              " WHERE p.proname = 'scoring' GROUP BY 1") == [("sql",)]
+    lookup = "SELECT user_id, spend_7d, eur_usd FROM fs_serving.scoring(ARRAY[2, 70001, 5]::bigint[])"
+    assert _rows(replica_dsn, lookup) == _rows(dsns["citus"], lookup)
     assert [r["name"] for r in store.replica_status() if r["streaming"]] == [added.name]
     store.remove_replica(added.name)
     assert _rows(replica_dsn, "SELECT subname FROM pg_subscription") == []

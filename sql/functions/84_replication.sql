@@ -49,6 +49,8 @@ AS $$
 DECLARE
     v record;
     v_i integer := 0;
+    v_query text;
+    v_definition text;
 BEGIN
     -- Statements a replica runs to hold what the primary serves: idempotent, in order.
     ord := 0; statement := 'CREATE SCHEMA IF NOT EXISTS fs_online'; RETURN NEXT;
@@ -89,12 +91,23 @@ BEGIN
         RETURN NEXT;
     END LOOP;
     FOR v IN
-        SELECT p.oid, p.proname, pg_get_function_identity_arguments(p.oid) AS args
+        SELECT p.oid, p.proname, pg_get_function_identity_arguments(p.oid) AS args,
+               -- The Citus form (fs.lookup_function_body) plans each call for the
+               -- coordinator's routing; a replica is one server and gets the SQL form of
+               -- the same query back, planned once.
+               substring(p.prosrc FROM '^BEGIN RETURN QUERY EXECUTE (''(?:[^'']|'''')*'')(?: USING [^;]*)?; END$') AS citus_query
           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'fs_serving' ORDER BY p.proname
     LOOP
         v_i := v_i + 1; ord := v_i;
+        IF v.citus_query IS NOT NULL THEN
+            EXECUTE 'SELECT ' || v.citus_query INTO v_query;
+            v_definition := format('CREATE FUNCTION fs_serving.%I(%s) RETURNS %s %s', v.proname, pg_get_function_arguments(v.oid),
+                                   pg_get_function_result(v.oid), fs.lookup_function_body(v_query, '{}', false));
+        ELSE
+            v_definition := pg_get_functiondef(v.oid);
+        END IF;
         statement := format('DROP FUNCTION IF EXISTS fs_serving.%1$I(%2$s); %3$s; GRANT EXECUTE ON FUNCTION fs_serving.%1$I(%2$s) TO fs_serving',
-                            v.proname, v.args, pg_get_functiondef(v.oid));
+                            v.proname, v.args, v_definition);
         RETURN NEXT;
     END LOOP;
 END
