@@ -282,6 +282,39 @@ def test_sql_defined_views_materialize_into_distributed_tables(stores, dsns):
     assert len(history[1]) == 9
 
 
+def test_cdc_from_an_application_database_into_a_distributed_view(stores, dsns, cluster):
+    from fspg import cdc
+    from tests.test_cdc import definitions as shop_definitions
+
+    source = cluster.plain_database("shop")
+    with psycopg.connect(source, autocommit=True) as app:
+        app.execute("CREATE TABLE public.orders (order_id bigint PRIMARY KEY, merchant_id bigint, total numeric,"
+                    " status text, ordered_at timestamptz NOT NULL DEFAULT now())")
+        app.execute("INSERT INTO orders VALUES (1, 10, 5.5, 'new', now() - interval '1 hour')")
+    store = stores["citus"]
+    store.apply(shop_definitions())
+    assert {r["placement"] for r in store.placement("order_events")} == {"distributed by order_id"}
+    history = "SELECT order_id, total, status FROM fs_offline.order_events__v1 ORDER BY order_id, created_ts"
+    cdc.add(dsns["citus"], "shop", source, "public.orders", "order_events", event_time="ordered_at")
+    try:
+        _until(lambda: len(_rows(dsns["citus"], history)) == 1, "the first copy")
+        with psycopg.connect(source, autocommit=True) as app:
+            app.execute("INSERT INTO orders VALUES (2, 11, 7, 'paid', now())")
+            app.execute("UPDATE orders SET status = 'shipped', ordered_at = now() WHERE order_id = 1")
+            app.execute("INSERT INTO orders VALUES (3, 12, -1, 'new', now())")  # breaks total >= 0
+            app.execute("DELETE FROM orders WHERE order_id = 2")
+            app.execute("INSERT INTO orders VALUES (5, 13, 1, 'new', now())")
+        _until(lambda: any(r[0] == 5 for r in _rows(dsns["citus"], history)), "the changes")
+        assert _rows(dsns["citus"], history) == [(1, 5.5, "new"), (1, 5.5, "shipped"), (2, 7.0, "paid"), (2, None, None),
+                                                 (5, 1.0, "new")]
+        assert store.get_online_features(["order_events.status"], entities={"order_id": [1, 2, 5]}, as_dicts=True) == [
+            {"order_id": 1, "status": "shipped"}, {"order_id": 2, "status": None}, {"order_id": 5, "status": "new"}]
+        assert _rows(dsns["citus"], "SELECT count(*) FROM fs.quarantine q JOIN fs.feature_view_version v USING (version_id)"
+                                    " WHERE v.offline_table = 'order_events__v1'") == [(1,)]
+    finally:
+        cdc.remove(dsns["citus"], "shop")
+
+
 def test_the_feature_server_on_the_coordinator_answers_as_on_one_node(dsns):
     answers = {}
     for name, dsn in dsns.items():
