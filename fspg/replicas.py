@@ -64,7 +64,7 @@ def add(primary_dsn: str, replica_dsn: str, name: str | None = None) -> Replica:
         if name in known or any(_same_server(r.dsn, replica_dsn) for r in known.values()):
             raise UserError(f"{describe_dsn(replica_dsn)} is already a replica ({name})",
                             hint="fspg replica status shows it; fspg replica remove drops it")
-        with mapped_errors():  # a distributed store has no publication to give (DistributionError)
+        with mapped_errors():  # a role that may not create the publication: PermissionDenied
             primary.execute(Q.ensure_publication)
         with connect(replica_dsn, autocommit=True) as replica:
             subscriptions.require_right(replica, "adding a serving replica")

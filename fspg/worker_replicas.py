@@ -37,14 +37,18 @@ def subscription_name(base: str, group: int) -> str:
 def add(primary: psycopg.Connection, primary_dsn: str, replica: psycopg.Connection, base: str) -> None:
     """Subscribe ``replica`` (its online tables made already) to every worker's shards."""
     tables = [row[0] for row in primary.execute(Q.distributed_online_tables)]
+    # Rows an earlier, failed add copied would collide with this one's copies.
+    replica.execute(sql.SQL("TRUNCATE {}").format(
+        sql.SQL(", ").join(sql.SQL("fs_online.{}").format(sql.Identifier(t)) for t in tables)))
     for group, dsn in worker_dsns(primary, primary_dsn):
         with connect(dsn, autocommit=True) as worker:
             _publish(worker, tables)
         name = subscription_name(base, group)
-        _copy_from_slot(dsn, name, replica, tables)
         try:
+            _copy_from_slot(dsn, name, replica, tables)
             subscriptions.create(replica, name, dsn, PUBLICATION, name, copy_data=False)
         except Exception:
+            # The slot made for the copy would keep the worker's WAL forever.
             with connect(dsn, autocommit=True) as worker:
                 subscriptions.drop_idle_slot(worker, name)
             raise

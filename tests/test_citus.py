@@ -11,7 +11,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-import time
 
 import httpx
 import psycopg
@@ -24,6 +23,7 @@ from fspg.cli import main
 from fspg.http.app import ServerConfig, create_app
 from tests import citus_cluster
 from tests.defs import ingest_defs, view
+from tests.test_cdc import wait_for
 from tests.http_server import running
 
 pytestmark = pytest.mark.skipif(citus_cluster.missing() is not None, reason=citus_cluster.missing() or "")
@@ -141,6 +141,12 @@ def test_writers_write_as_themselves_and_never_set_created_ts(dsns):
                              [DAY, DAY])
     for dsn in dsns.values():
         assert _rows(dsn, "SELECT user_id, amount FROM fs_online.checked__v1 WHERE user_id IN (600, 601)") == [(600, 6.0)]
+
+
+def test_a_migrate_after_distribute_keeps_the_upkeep_on_the_workers(stores, dsns):
+    migrate.upgrade(dsns["citus"])  # re-makes every version's trigger function (99_reconcile)
+    both(stores, lambda s: s.insert_batch("checked", {"user_id": [610], "amount": [61.0]}, timestamp=DAY))
+    assert _rows(dsns["citus"], "SELECT amount FROM fs_online.checked__v1 WHERE user_id = 610") == [(61.0,)]
 
 
 def test_online_is_newest_of_history_everywhere(dsns):
@@ -297,14 +303,14 @@ def test_cdc_from_an_application_database_into_a_distributed_view(stores, dsns, 
     history = "SELECT order_id, total, status FROM fs_offline.order_events__v1 ORDER BY order_id, created_ts"
     cdc.add(dsns["citus"], "shop", source, "public.orders", "order_events", event_time="ordered_at")
     try:
-        _until(lambda: len(_rows(dsns["citus"], history)) == 1, "the first copy")
+        wait_for(lambda: len(_rows(dsns["citus"], history)) == 1)
         with psycopg.connect(source, autocommit=True) as app:
             app.execute("INSERT INTO orders VALUES (2, 11, 7, 'paid', now())")
             app.execute("UPDATE orders SET status = 'shipped', ordered_at = now() WHERE order_id = 1")
             app.execute("INSERT INTO orders VALUES (3, 12, -1, 'new', now())")  # breaks total >= 0
             app.execute("DELETE FROM orders WHERE order_id = 2")
             app.execute("INSERT INTO orders VALUES (5, 13, 1, 'new', now())")
-        _until(lambda: any(r[0] == 5 for r in _rows(dsns["citus"], history)), "the changes")
+        wait_for(lambda: any(r[0] == 5 for r in _rows(dsns["citus"], history)))
         assert _rows(dsns["citus"], history) == [(1, 5.5, "new"), (1, 5.5, "shipped"), (2, 7.0, "paid"), (2, None, None),
                                                  (5, 1.0, "new")]
         assert store.get_online_features(["order_events.status"], entities={"order_id": [1, 2, 5]}, as_dicts=True) == [
@@ -339,10 +345,10 @@ def test_a_replica_fed_by_every_worker_serves_what_the_coordinator_does(stores, 
     added = store.add_replica(replica_dsn, name="serving1")
     online = "SELECT * FROM fs_online.{} ORDER BY 1"
     for table in ("checked__v2", "user_stats__v1", "fx_rates__v1"):  # the first copy: shards and local tables
-        _until(lambda: _rows(replica_dsn, online.format(table)) == _rows(dsns["citus"], online.format(table)), table)
+        wait_for(lambda: _rows(replica_dsn, online.format(table)) == _rows(dsns["citus"], online.format(table)))
     store.insert_batch("user_stats", {"user_id": [2, 70001], "spend_7d": [77.0, 1.0]}, timestamp="now")
-    _until(lambda: _rows(replica_dsn, "SELECT spend_7d FROM fs_online.user_stats__v1 WHERE user_id IN (2, 70001) ORDER BY 1")
-           == [(1.0,), (77.0,)], "streamed from the workers")
+    wait_for(lambda: _rows(replica_dsn, "SELECT spend_7d FROM fs_online.user_stats__v1 WHERE user_id IN (2, 70001) ORDER BY 1")
+             == [(1.0,), (77.0,)])  # streamed from the workers
     served = FeatureStore(dsns["citus"], replicas=[replica_dsn])
     ask = {"service": "scoring", "entities": {"user_id": [2, 70001, 5]}, "as_dicts": True}
     assert served.get_online_features(**ask) == store.get_online_features(**ask)
@@ -356,13 +362,6 @@ def test_a_replica_fed_by_every_worker_serves_what_the_coordinator_does(stores, 
     assert _rows(replica_dsn, "SELECT subname FROM pg_subscription") == []
     for worker in cluster.worker_dsns("fspg_citus"):
         assert _rows(worker, "SELECT slot_name FROM pg_replication_slots") == []
-
-
-def _until(check, what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"the replica did not catch up: {what}"
-        time.sleep(0.2)
 
 
 def _rows(dsn: str, query: str) -> list[tuple]:

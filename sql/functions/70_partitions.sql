@@ -65,6 +65,7 @@ DECLARE
     v_name    text;
     v_moved   bigint;
     v_created integer := 0;
+    v_holding text;
 BEGIN
     SELECT offline_table, partition_by, retention INTO v_table, v_gran, v_keep
       FROM fs.feature_view_version WHERE version_id = p_version_id;
@@ -97,13 +98,15 @@ BEGIN
             -- On Citus a table attached to a distributed parent is not moved to the
             -- workers with its rows: the rows wait in a temp table while the partition is
             -- made (distributed with its parent) and then go back through the parent.
-            EXECUTE format('CREATE TEMP TABLE fs_moving ON COMMIT DROP AS WITH moved AS (DELETE FROM fs_offline.%I'
+            -- The holding table's name is this call's own: a caller cannot have made it first.
+            v_holding := 'fs_moving_' || md5(random()::text || clock_timestamp()::text);
+            EXECUTE format('CREATE TEMP TABLE %I ON COMMIT DROP AS WITH moved AS (DELETE FROM fs_offline.%I'
                            ' WHERE event_ts >= %L AND event_ts < %L RETURNING *) SELECT * FROM moved',
-                           v_table || '_default', v_start, v_end);
+                           v_holding, v_table || '_default', v_start, v_end);
             EXECUTE format('CREATE TABLE fs_offline.%I PARTITION OF fs_offline.%I FOR VALUES FROM (%L) TO (%L)',
                            v_name, v_table, v_start, v_end);
-            EXECUTE format('INSERT INTO fs_offline.%I SELECT * FROM pg_temp.fs_moving', v_table);
-            DROP TABLE pg_temp.fs_moving;
+            EXECUTE format('INSERT INTO fs_offline.%I SELECT * FROM pg_temp.%I', v_table, v_holding);
+            EXECUTE format('DROP TABLE pg_temp.%I', v_holding);
             INSERT INTO fs.maintenance_log (version_id, action, detail)
             VALUES (p_version_id, 'move from default', format('%s rows into %s', v_moved, v_name));
         ELSE

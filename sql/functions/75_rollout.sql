@@ -127,10 +127,9 @@ BEGIN
         EXECUTE format('DROP TRIGGER stage_writes ON %s', v_old.rel);
         EXECUTE format('DROP FUNCTION IF EXISTS fs.%I()', 'stage_writes_v' || v_old.version_id);
     END LOOP;
-    FOR v_old IN SELECT p.oid::regprocedure AS fn FROM pg_proc p
-                  WHERE p.pronamespace = 'fs'::regnamespace AND p.proname LIKE 'stage\_writes\_v%' AND p.pronargs = 1
-                    AND p.proname IN (SELECT 'stage_writes_v' || vv.version_id FROM fs.feature_view_version vv WHERE vv.view_id = p_view_id) LOOP
-        EXECUTE format('DROP FUNCTION %s', v_old.fn);
+    -- On Citus it is a function the writing path calls (fs.dual_write).
+    FOR v_old IN SELECT vv.version_id FROM fs.feature_view_version vv WHERE vv.view_id = p_view_id LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS fs.%I(bigint)', 'stage_writes_v' || v_old.version_id);
     END LOOP;
 
     -- On Citus the writes arrive on the workers, where no trigger can reach the catalog:
@@ -177,9 +176,7 @@ BEGIN
             CASE WHEN v_promoted.distributed THEN ''
                  ELSE format('PERFORM fs.ensure_partitions(%s, ARRAY(SELECT DISTINCT fs.period_start(%L, n.event_ts) FROM new_rows n));',
                              v_target.version_id, v_target.partition_by) END,
-            CASE WHEN v_promoted.distributed
-                 THEN format('PERFORM fs.report_batch_rows(v_written, min(n.event_ts), max(n.event_ts)) FROM %s n;', v_rows)
-                 ELSE '' END);
+            CASE WHEN v_promoted.distributed THEN 'PERFORM fs.report_batch_rows(v_written, v_min, v_max);' ELSE '' END);
         v_count := v_count + 1;
     END LOOP;
     IF v_count = 0 THEN
@@ -199,10 +196,14 @@ BEGIN
                 v_started timestamptz := clock_timestamp();
                 v_label   text := 'dual write of batch ' || p_batch_id;
                 v_key     text := nullif(current_setting('fspg.batch_key', true), '');
+                v_min     timestamptz;
+                v_max     timestamptz;
             BEGIN
+                -- The batch's event-time range, read once for every version it feeds.
+                SELECT min(n.event_ts), max(n.event_ts) INTO v_min, v_max FROM %3$s n;
                 %2$s
             END
-            $body$ $f$, v_function, v_body);
+            $body$ $f$, v_function, v_body, v_rows);
         EXECUTE format('REVOKE ALL ON FUNCTION fs.%I(bigint) FROM PUBLIC', v_function);
         EXECUTE format('GRANT EXECUTE ON FUNCTION fs.%I(bigint) TO fs_writer', v_function);
         EXECUTE format('COMMENT ON FUNCTION fs.%I(bigint) IS %L', v_function,

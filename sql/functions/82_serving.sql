@@ -116,10 +116,10 @@ BEGIN
             v_i_key := array_position(key_names, fs.distribution_column(v_view.version_id));
             v_on := (SELECT string_agg(format('%2$s.%1$I = r.%1$I', k.name, v_alias), ' AND ')
                        FROM fs.key_columns(v_view.version_id) k);
-            v_joins := v_joins || format(' LEFT JOIN (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE o.%I = ANY ($%s::%s[])) %s ON %s',
-                v_fresh, v_view.online_table, key_names[v_i_key], v_i_key, fs.sql_type(key_types[v_i_key]), v_alias, v_on);
-            v_single_joins := v_single_joins || format(' LEFT JOIN (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE o.%I = $%s::%s) %s ON %s',
-                v_fresh, v_view.online_table, key_names[v_i_key], v_i_key, fs.sql_type(key_types[v_i_key]), v_alias, v_on);
+            v_join := format(' LEFT JOIN (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE o.%I = %%s) %s ON %s',
+                v_fresh, v_view.online_table, key_names[v_i_key], v_alias, v_on);
+            v_joins := v_joins || format(v_join, format('ANY ($%s::%s[])', v_i_key, fs.sql_type(key_types[v_i_key])));
+            v_single_joins := v_single_joins || format(v_join, format('$%s::%s', v_i_key, fs.sql_type(key_types[v_i_key])));
         ELSE
             v_join := format(' LEFT JOIN LATERAL (SELECT o.*, %s AS "?fresh" FROM fs_online.%I o WHERE %s OFFSET 0) %s ON true',
                 v_fresh, v_view.online_table,

@@ -111,8 +111,8 @@ BEGIN
                                      shard_count := v_shards, colocate_with := 'default');
     PERFORM create_distributed_table(format('fs_online.%I', v_version.online_table)::regclass, v_column,
                                      colocate_with := format('fs_offline.%I', v_version.offline_table));
-    -- The batch log counts what reached history from the history itself here (the
-    -- trigger on a worker cannot reach the coordinator's catalog): by batch_id.
+    -- Dual writes and backfill read a batch back from history by its id (fs.dual_write,
+    -- fs.backfill_chunk): on the workers, without a scan of every shard.
     EXECUTE format('CREATE INDEX %I ON fs_offline.%I (batch_id)', v_version.offline_table || '__batch', v_version.offline_table);
     -- The shards are checked against their own privileges on the workers: the grants
     -- (writers insert every column but created_ts, readers and serving read) go there too.
@@ -139,7 +139,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_column
 DECLARE
-    v_workers integer;
     v_unknown text;
     v_version record;
     v_shards  integer;
@@ -152,9 +151,7 @@ BEGIN
         RAISE EXCEPTION 'Citus is not installed in this database'
             USING ERRCODE = 'YF022', HINT = 'CREATE EXTENSION citus on the coordinator and every worker, and add the workers (citus_add_node)';
     END IF;
-    EXECUTE 'SELECT count(*) FROM pg_dist_node WHERE noderole = ''primary'' AND isactive AND shouldhaveshards AND groupid <> 0'
-       INTO v_workers;
-    IF v_workers = 0 THEN
+    IF NOT EXISTS (SELECT 1 FROM fs.worker_nodes()) THEN
         RAISE EXCEPTION 'the Citus cluster has no worker nodes'
             USING ERRCODE = 'YF022', HINT = 'add workers with SELECT citus_add_node(host, port) on the coordinator';
     END IF;
@@ -180,13 +177,13 @@ BEGIN
        FROM unnest(ARRAY['fs.period_start(text, timestamptz)']) f;
 
     FOR v_version IN
-        SELECT fv.name, vv.version_id, vv.version, vv.distributed
+        SELECT fv.name, vv.version_id, vv.version, fs.distribution_column(vv.version_id) AS key_column
           FROM fs.feature_view fv JOIN fs.feature_view_version vv USING (view_id)
          WHERE (p_views IS NULL OR fv.name = ANY (p_views)) AND vv.status = 'active'
          ORDER BY fv.name, vv.version
     LOOP
-        RETURN QUERY SELECT v_version.name, v_version.version, fs.distribution_column(v_version.version_id), v_shards,
-            CASE WHEN fs.distribution_column(v_version.version_id) IS NULL THEN 'kept on the coordinator (global view)'
+        RETURN QUERY SELECT v_version.name, v_version.version, v_version.key_column, v_shards,
+            CASE WHEN v_version.key_column IS NULL THEN 'kept on the coordinator (global view)'
                  WHEN fs.distribute_version(v_version.version_id) THEN 'distributed'
                  ELSE 'distributed already' END;
     END LOOP;

@@ -100,7 +100,8 @@ BEGIN
     LOOP
         v_i := v_i + 1; ord := v_i;
         IF v.citus_query IS NOT NULL THEN
-            EXECUTE 'SELECT ' || v.citus_query INTO v_query;
+            -- The query is the one quoted literal of the body: unquoted here, never run.
+            v_query := replace(substr(v.citus_query, 2, length(v.citus_query) - 2), '''''', '''');
             v_definition := format('CREATE FUNCTION fs_serving.%I(%s) RETURNS %s %s', v.proname, pg_get_function_arguments(v.oid),
                                    pg_get_function_result(v.oid), fs.lookup_function_body(v_query, '{}', false));
         ELSE
